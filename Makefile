@@ -1,0 +1,66 @@
+# mlperf-submit — the two commands a newcomer needs are `make submit` and `make test`.
+# Each does its own set-up: system packages (Slurm, munge) when run as root, a venv with
+# torch==2.13.0 installed first (a CPU build here; a bare `torch` would pull a multi-GB CUDA build).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+TORCH_VERSION ?= 2.13.0
+EXTRAS ?= dev,train,dali,mpi,report
+STAMP := $(VENV)/.installed-$(TORCH_VERSION)
+
+# make submit variables (see README)
+BENCHMARKS ?=
+ROUND ?=
+RUNS ?=
+ORG ?= DryRunOrg
+OUT ?= out/submit
+
+.PHONY: help venv system-deps test lint format submit bench test-horovod clean
+
+help:
+	@echo "make submit   synthetic campaign -> submission tree(s) -> verify -> report (OUT=$(OUT))"
+	@echo "make test     the test suite (installs what it needs)"
+	@echo "make lint     ruff check + format check"
+	@echo "make bench    performance benchmarks (ratios against the official tools / baselines)"
+	@echo "make test-horovod  build Horovod 0.28.1 with the C++17 fix and run a 2-rank job"
+
+$(STAMP): setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==$(TORCH_VERSION)
+	$(PIP) install -q -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	scripts/install_system_deps.sh
+
+test: system-deps venv
+	$(PY) -m pytest -q tests
+
+lint: venv
+	$(VENV)/bin/ruff check mlperf_submit tests bench
+	$(VENV)/bin/ruff format --check mlperf_submit tests bench
+
+format: venv
+	$(VENV)/bin/ruff check --fix mlperf_submit tests bench
+	$(VENV)/bin/ruff format mlperf_submit tests bench
+
+submit: venv
+	BENCHMARKS='$(BENCHMARKS)' ROUND='$(ROUND)' RUNS='$(RUNS)' ORG='$(ORG)' OUT='$(OUT)' \
+	  PY='$(PY)' scripts/submit.sh
+
+bench: venv
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+
+test-horovod: system-deps venv
+	scripts/install_horovod.sh $(PY)
+	$(PY) -m pytest -q -m horovod tests/test_horovod.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache
