@@ -21,6 +21,7 @@ setup(
         # The official tools: rules YAML, RCP tables and run counts ship inside it.
         "mlperf-logging==4.1.68",
         "pyyaml>=6",
+        "orjson>=3.9",  # 3x faster log parsing; exactness is guarded in compliance/parser.py
         "numpy>=1.24",
         "scipy>=1.10",
     ],
