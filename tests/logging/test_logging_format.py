@@ -89,12 +89,8 @@ def test_lines_are_byte_identical_to_mllog(pair, key, value, meta, kind, namespa
     buf.seek(0)
     buf.truncate()
     # Both calls on one source line, so mllog's call site and ours are the same file:line.
-    (
-        getattr(ours, kind)(key, value, meta, time_ms=T0),
-        getattr(ref, kind)(
-            key, value, dict(meta) if meta else meta, namespace=namespace, time_ms=T0
-        ),
-    )  # noqa: E501
+    o, r, m = getattr(ours, kind), getattr(ref, kind), dict(meta) if meta else meta
+    o(key, value, meta, time_ms=T0), r(key, value, m, namespace=namespace, time_ms=T0)  # fmt: skip
     written = _lines(path)[before:]
     assert written == buf.getvalue().splitlines()
     assert len(written) == 1
