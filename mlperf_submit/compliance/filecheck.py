@@ -37,6 +37,10 @@ class RunFacts:
     run_start_ms: float | None = None  # first run_start in file order
     run_stop_ms: float | None = None  # first run_stop in file order
     run_stop_status: object | None = None
+    # run_start/run_stop as result_summarizer pairs them: it keeps overwriting both until both
+    # are set, so a repeated run_start before the first run_stop moves the start (runset score)
+    ttt_start_ms: float | None = None
+    ttt_stop_ms: float | None = None
     run_start_file_lineno: int | None = None
     run_stop_file_lineno: int | None = None
     init_start_ms: float | None = None
@@ -85,6 +89,13 @@ class FactCollector:
         facts = self.facts
         value = ll.value["value"]
         md = ll.value["metadata"]
+        if key in ("run_start", "run_stop") and (
+            facts.ttt_start_ms is None or facts.ttt_stop_ms is None
+        ):
+            if key == "run_start":
+                facts.ttt_start_ms = ll.timestamp
+            else:
+                facts.ttt_stop_ms = ll.timestamp
         if key == "run_start":
             if facts.run_start_ms is None:
                 facts.run_start_ms = ll.timestamp
