@@ -297,3 +297,75 @@ _SPEC_COLUMNS = frozenset(
         "code_url",
     ]
 )
+
+
+# ---------------------------------------------------------------- ours vs theirs (check --official)
+
+
+def _disagree(target, what: str, path: str, ours, theirs) -> None:
+    target.disagreements.append({"what": what, "path": path, "ours": ours, "official": theirs})
+
+
+def _file_vs(target, fr, ruleset: str) -> None:
+    v = compliance_checker(fr.path, ruleset)
+    target.official.append(v)
+    if v.crashed != bool(fr.official_crash) or (not v.crashed and v.passed != fr.passed):
+        ours = "CRASH" if fr.official_crash else fr.verdict
+        _disagree(target, "verdict", fr.path, ours, v.verdict)
+
+
+def _rcp_vs(target, d) -> None:
+    if not d.rcp_applies or d.rcp is None:
+        return
+    v = rcp_checker(d.path, d.ruleset)
+    target.official.append(v)
+    ours_msg = d.rcp.message.removesuffix(" passed using rcp_bypass")
+    ours_pass = d.rcp.passed and not d.rcp.bypassed  # the standalone tool has no bypass
+    if v.crashed != bool(d.rcp.crash) or (
+        not v.crashed and (v.passed, v.message) != (ours_pass, ours_msg)
+    ):
+        _disagree(target, "rcp", d.path, f"{ours_pass} {ours_msg}", f"{v.passed} {v.message}")
+
+
+def _score_vs(target, d, scores: dict) -> None:
+    key = (d.system, d.benchmark)
+    if d.skipped or key not in scores:
+        return
+    ours = d.score.minutes if d.score else None
+    theirs = scores[key]
+    if (ours is None) != (theirs is None) or (ours is not None and abs(ours - theirs) > 1e-9):
+        _disagree(target, "score", d.path, ours, theirs)
+
+
+def compare_with_official(target, args=None) -> None:
+    """Run the official tools on ``target`` (a report_format.Target) and record disagreements."""
+    rep, rs = target.report, target.ruleset
+    if target.kind == "file":
+        _file_vs(target, rep, rs)
+    elif target.kind == "system":
+        v = system_desc_checker(rep.path, rs)
+        target.official.append(v)
+        ours = rep.official_passed and not rep.official_crash
+        if v.crashed != bool(rep.official_crash) or (not v.crashed and v.passed != ours):
+            _disagree(target, "verdict", rep.path, ours, v.verdict)
+    elif target.kind in ("dir", "files"):
+        for fr in rep.files:
+            _file_vs(target, fr, rs)
+        if target.kind == "dir":
+            _rcp_vs(target, rep)
+    else:
+        bypass = dict(
+            rcp_bypass=bool(getattr(args, "rcp_bypass", False)),
+            seed_checker_bypass=bool(getattr(args, "seed_checker_bypass", False)),
+        )
+        v = package_checker(rep.path, rs, **bypass)
+        target.official.append(v)
+        if v.crashed != bool(rep.official_crash) or (not v.crashed and v.passed != rep.passed):
+            ours = "CRASH" if rep.official_crash else rep.verdict
+            _disagree(target, "verdict", rep.path, ours, v.verdict)
+        s = result_summarizer(rep.path, rs)
+        target.official.append(s)
+        for d in rep.dirs:
+            if not s.crashed:
+                _score_vs(target, d, s.extra.get("scores", {}))
+        target.official.append(repo_checker(rep.path, rs))

@@ -405,8 +405,10 @@ def _score(rep: DirReport, directory: str | None) -> None:
     ttts: dict[str, float | None] = {}
     for fr in rep.files:
         f = fr.facts
-        ok = fr.passed and f.run_start_ms is not None and f.run_stop_ms is not None
-        ttts[run_name(fr.path)] = ttt_minutes(f.run_start_ms, f.run_stop_ms) if ok else None
+        # the summarizer's pairing of run_start/run_stop, and its arithmetic
+        start, stop = f.ttt_start_ms, f.ttt_stop_ms
+        ok = fr.passed and start is not None and stop is not None
+        ttts[run_name(fr.path)] = ttt_minutes(start, stop) if ok else None
     scaling = (1.0, None)
     if directory is not None:
         try:
