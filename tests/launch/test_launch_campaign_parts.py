@@ -1,0 +1,363 @@
+"""The campaign's parts, each on its own: status rules, command lines, manifest, resume
+bookkeeping, cache clearing, the log follower, the progress line and CLI validation.
+
+The end-to-end campaigns with the real ``train`` are in test_launch_campaign_e2e.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlperf_submit.cli import main as cli_main
+from mlperf_submit.errors import InputError, UsageError
+from mlperf_submit.launch import manifest as mf
+from mlperf_submit.launch.cache import clear_caches, drop_caches
+from mlperf_submit.launch.command import parse_duration
+from mlperf_submit.launch.commandline import LaunchSpec, wrap
+from mlperf_submit.launch.logtail import LogTail
+from mlperf_submit.launch.progress import Progress, eta_seconds, hms
+from mlperf_submit.launch.runner import (
+    CampaignConfig,
+    check_train_args,
+    classify,
+    prepare,
+    runs_to_do,
+)
+from mlperf_submit.launch.slurm import render_script, write_script
+
+PY = sys.executable
+
+
+# -- classify ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "rc,run_stop,reason,status,note",
+    [
+        (0, "success", None, "converged", None),
+        (3, "aborted", None, "not converged", None),
+        (1, "aborted", None, "not converged", "exit code 1 with run_stop aborted"),  # torchrun
+        (1, "success", None, "converged", "exit code 1 after run_stop success"),
+        (0, None, None, "crashed", "exit code 0 but the log has no run_stop"),
+        (-9, None, None, "crashed", "killed by SIGKILL"),
+        (2, None, None, "crashed", "train refused its arguments or input (exit 2)"),
+        (134, None, None, "crashed", "exit code 134"),
+        (-15, None, "timed out", "timed out", "killed after --timeout"),
+        (-15, "success", "interrupted", "interrupted", "stopped by a signal to the campaign"),
+    ],
+)
+def test_classify(rc, run_stop, reason, status, note):
+    assert classify(rc, run_stop, reason) == (status, note)
+
+
+@pytest.mark.parametrize(
+    "text,seconds",
+    [("90", 90), ("90s", 90), ("1.5m", 90), ("2h", 7200), ("1:30:00", 5400), ("05:00", 300)],
+)
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_parse_duration_rejects():
+    with pytest.raises(UsageError, match="--timeout 'soon'"):
+        parse_duration("soon")
+
+
+# -- command lines ----------------------------------------------------------------------------
+TRAIN = ["--seed", "7", "--log", "/o/resnet/run_0.log"]
+
+
+def test_local_command():
+    argv, env = wrap(LaunchSpec("local"), "resnet", TRAIN, master_port=1)
+    assert argv == [PY, "-m", "mlperf_submit", "train", "resnet", *TRAIN] and env == {}
+
+
+def test_torchrun_command():
+    argv, env = wrap(LaunchSpec("torchrun", nproc_per_node=2), "resnet", TRAIN, master_port=555)
+    assert argv[:3] == [PY, "-m", "torch.distributed.run"]
+    assert "--nproc-per-node=2" in argv and "--master-port=555" in argv
+    assert argv[-len(TRAIN) - 4 :] == ["-m", "mlperf_submit", "train", "resnet", *TRAIN]
+
+
+def test_openmpi_command_as_root_on_one_host():
+    spec = LaunchSpec("mpirun", nproc_per_node=4, mpirun="/x/mpirun")
+    argv, env = wrap(spec, "resnet", TRAIN, master_port=777, flavour="openmpi")
+    assert argv[:3] == ["/x/mpirun", "-np", "4"]
+    assert ("--allow-run-as-root" in argv) == (os.geteuid() == 0)
+    assert ("--oversubscribe" in argv) == (os.cpu_count() < 4)
+    assert argv[argv.index("-x") + 1] == "MASTER_ADDR"
+    assert env == {"MASTER_PORT": "777", "MASTER_ADDR": "127.0.0.1"}
+    assert argv[-len(TRAIN) - 5 :] == [PY, "-m", "mlperf_submit", "train", "resnet", *TRAIN]
+
+
+def test_openmpi_command_on_two_hosts():
+    spec = LaunchSpec("mpirun", nproc_per_node=2, nodes=2, hosts=("a", "b"), mpirun="mpirun")
+    argv, env = wrap(spec, "resnet", TRAIN, master_port=1, flavour="openmpi")
+    assert argv[argv.index("--host") + 1] == "a:2,b:2" and "--oversubscribe" not in argv
+    assert env["MASTER_ADDR"] == "a"
+
+
+def test_mpich_command():
+    spec = LaunchSpec("mpirun", nproc_per_node=2, nodes=2, hosts=("a", "b"), mpirun="mpiexec")
+    argv, _ = wrap(spec, "resnet", TRAIN, master_port=1, flavour="mpich")
+    assert argv[:7] == ["mpiexec", "-n", "4", "-ppn", "2", "-hosts", "a,b"]
+
+
+def test_srun_command_with_container():
+    spec = LaunchSpec("srun", nproc_per_node=8, nodes=2, container="nvcr.io/x:1", mounts=("/o",))
+    argv, env = wrap(spec, "resnet", TRAIN, master_port=29500)
+    assert argv[:4] == ["srun", "--nodes=2", "--ntasks-per-node=8", "--kill-on-bad-exit=1"]
+    assert "--container-name=mlperf-submit" in argv and "--container-mounts=/o:/o" in argv
+    assert not any(a.startswith("--container-image") for a in argv), "created once by run.sub"
+    assert argv[-len(TRAIN) - 3 :] == ["mlperf-submit", "train", "resnet", *TRAIN]
+
+
+@pytest.mark.parametrize("flag", ["--seed", "--log=x", "--cache-cleared", "--preset", "--data"])
+def test_owned_train_flags_refused(flag):
+    with pytest.raises(UsageError, match="set by the campaign"):
+        check_train_args(["max_epochs=3", flag])
+
+
+# -- manifest ---------------------------------------------------------------------------------
+def _cfg(tmp_path, **kw) -> CampaignConfig:
+    base = dict(benchmark="resnet", out=tmp_path / "c", runs=3, ruleset="4.0.0", division="open")
+    base.update(kw)
+    return CampaignConfig(**base)
+
+
+def test_manifest_roundtrip_and_atomic_write(tmp_path):
+    m = prepare(_cfg(tmp_path))
+    assert [r.status for r in m.runs] == ["pending"] * 3
+    with mf.locked_manifest(tmp_path / "c") as m2:
+        m2.runs[1].status, m2.runs[1].seed = "converged", 5
+    again = mf.read_manifest(tmp_path / "c")
+    assert again.runs[1].status == "converged" and again.runs[1].seed == 5
+    assert again.finished_runs() == [again.runs[1]]
+    leftovers = [p.name for p in (tmp_path / "c").iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+    data = json.loads((tmp_path / "c" / "campaign.json").read_text())
+    assert data["format"] == mf.FORMAT and data["runs"][1]["status"] == "converged"
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        (
+            '{"format": "mlperf-submit campaign 1",\n "runs": [',
+            ["campaign.json:2", "not valid JSON"],
+        ),
+        ("[1, 2]", ["JSON object"]),
+        ('{"format": "other"}', ["unknown manifest format"]),
+        ('{"format": "mlperf-submit campaign 1"}', ["missing or unexpected"]),
+        ("\x00\xff\xfe", ["campaign.json"]),
+    ],
+)
+def test_garbled_manifest_is_an_input_error(tmp_path, text, words):
+    (tmp_path / "campaign.json").write_bytes(text.encode("latin-1"))
+    with pytest.raises(InputError) as info:
+        mf.read_manifest(tmp_path)
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_bad_run_status_is_named(tmp_path):
+    m = prepare(_cfg(tmp_path))
+    data = json.loads(m.to_json())
+    data["runs"][2]["status"] = "exploded"
+    (tmp_path / "c" / "campaign.json").write_text(json.dumps(data))
+    with pytest.raises(InputError, match=r"runs\[2\] has unknown status 'exploded'"):
+        mf.read_manifest(tmp_path / "c")
+
+
+def test_prepare_refuses_to_clobber(tmp_path):
+    prepare(_cfg(tmp_path))
+    with pytest.raises(UsageError, match="--resume"):
+        prepare(_cfg(tmp_path))
+    with pytest.raises(UsageError, match="ruleset: campaign has '4.0.0', now '3.1.0'"):
+        prepare(_cfg(tmp_path, ruleset="3.1.0", resume=True))
+    with pytest.raises(UsageError, match="cannot shrink"):
+        prepare(_cfg(tmp_path, runs=2, resume=True))
+    assert len(prepare(_cfg(tmp_path, runs=5, resume=True)).runs) == 5
+
+
+def test_prepare_refuses_stray_logs_and_missing_campaign(tmp_path):
+    (tmp_path / "c" / "resnet").mkdir(parents=True)
+    (tmp_path / "c" / "resnet" / "run_0.log").write_text("mine\n")
+    with pytest.raises(UsageError, match="already holds run logs"):
+        prepare(_cfg(tmp_path))
+    assert (tmp_path / "c" / "resnet" / "run_0.log").read_text() == "mine\n"
+    with pytest.raises(UsageError, match="no campaign to resume"):
+        prepare(_cfg(tmp_path, out=tmp_path / "new", resume=True))
+
+
+def test_runs_to_do(tmp_path):
+    m = prepare(_cfg(tmp_path, runs=6))
+    for r, s in zip(m.runs, mf.STATUSES[1:]):
+        r.status = s  # running, converged, not converged, crashed, timed out, interrupted
+    assert runs_to_do(m, retry_failed=False) == [0, 5]
+    assert runs_to_do(m, retry_failed=True) == [0, 3, 4, 5]
+    assert runs_to_do(m, retry_failed=False, only=5) == [5]
+    assert runs_to_do(m, retry_failed=False, only=1) == []
+    with pytest.raises(UsageError, match="runs 0..5"):
+        runs_to_do(m, retry_failed=False, only=6)
+
+
+# -- cache clearing ---------------------------------------------------------------------------
+def test_cache_clear_modes(tmp_path):
+    assert not clear_caches("off").cleared
+    assert clear_caches("true").cleared
+    failed = clear_caches("echo no permission >&2; exit 3")
+    assert not failed.cleared and "exited 3" in failed.how and "no permission" in failed.how
+    # a drop_caches file we cannot write (a directory): reported, not raised
+    res = drop_caches(str(tmp_path))
+    assert not res.cleared and "cannot write" in res.how
+
+
+def test_cache_clear_auto_tells_the_truth():
+    """Really drops the page cache when we may (root, writable /proc/sys), else says why not."""
+    res = clear_caches("auto")
+    assert res.cleared == os.access("/proc/sys/vm/drop_caches", os.W_OK)
+
+
+# -- following a log --------------------------------------------------------------------------
+def _mllog(key, value, **meta):
+    return ":::MLLOG " + json.dumps(
+        {"namespace": "", "time_ms": 1, "event_type": "POINT_IN_TIME", "key": key,
+         "value": value, "metadata": {"file": "x.py", "lineno": 1, **meta}}
+    )  # fmt: skip
+
+
+def test_logtail_reads_only_complete_new_lines(tmp_path):
+    log = tmp_path / "run.log"
+    tail = LogTail(log)
+    assert not tail.poll()  # no file yet
+    with open(log, "w") as f:
+        f.write(_mllog("seed", 42) + "\n" + _mllog("eval_accuracy", 0.5, epoch_num=4) + "\n")
+        f.write(_mllog("eval_accuracy", 0.9, epoch_num=8)[:30])  # half a line
+    assert tail.poll() and tail.last_eval == (4, 0.5) and tail.seeds == [42]
+    with open(log, "a") as f:
+        f.write(_mllog("eval_accuracy", 0.9, epoch_num=8)[30:] + "\nnoise line\n")
+        f.write(_mllog("run_stop", None, status="success") + "\n")
+    assert tail.poll()
+    assert tail.last_eval == (8, 0.9) and tail.run_stop_status == "success"
+    assert tail.n_lines == 5 and tail.n_mllog == 4
+
+
+# -- progress line ----------------------------------------------------------------------------
+def test_progress_line_and_eta():
+    assert hms(3725) == "1:02:05" and hms(None) == "?"
+    assert eta_seconds([], 3, 10) is None
+    assert eta_seconds([10, 20], 2, 5) == 10 + 30
+    stream = io.StringIO()
+    p = Progress("resnet", 5, stream=stream, durations=[60.0])
+    p.update(2, 1234, 30.0, 3, (8, 0.6875), changed=True)
+    p.update(2, 1234, 31.0, 3, (8, 0.6875))  # nothing new: not printed to a file
+    p.message("run 2/5 converged")
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "[campaign resnet] run 2/5 seed 1234 | 0:00:30 | ETA 0:03:30 | eval 0.6875 @ 8",
+        "[campaign resnet] run 2/5 converged",
+    ]
+
+
+# -- Slurm batch script -----------------------------------------------------------------------
+def test_run_sub_is_strict_bash_with_the_run_sub_conventions(tmp_path):
+    cfg = _cfg(
+        tmp_path,
+        spec=LaunchSpec("slurm", nproc_per_node=8, nodes=2, container="nvcr.io/nvidia/pytorch:25.01-py3"),
+        preset="tiny",
+        data_dir="/data/syn",
+        train_args=["max_epochs=4"],
+    )  # fmt: skip
+    text = render_script(cfg, time_limit="01:00:00")
+    path = tmp_path / "run.sub"
+    path.write_text(text)
+    subprocess.run(["bash", "-n", str(path)], check=True)  # syntax
+    for needle in [
+        "#SBATCH --nodes=2",
+        "#SBATCH --ntasks-per-node=8",
+        "#SBATCH --time=01:00:00",
+        "set -euo pipefail",
+        ': "${SLURM_JOB_ID:?',
+        ': "${MASTER_PORT:=29500}"',
+        ': "${NEXP:=3}"',
+        "export MASTER_ADDR MASTER_PORT",
+        '--container-image="$CONTAINER_IMAGE" --container-name=mlperf-submit',
+        "for (( i = 0; i < NEXP; i++ )); do",
+        '--run-index "$i" -- "${TRAIN_ARGS[@]}"',
+        "TRAIN_ARGS=(max_epochs=4)",
+        "--launcher\n  srun",
+        "--nproc-per-node\n  8",
+    ]:
+        assert needle in text, needle
+    assert render_script(cfg, time_limit="01:00:00") == text, "deterministic"
+
+
+def test_run_sub_is_not_overwritten_when_edited(tmp_path):
+    cfg = _cfg(tmp_path, spec=LaunchSpec("slurm"))
+    cfg.out.mkdir()
+    write_script(cfg, "#!/bin/bash\necho one\n")
+    write_script(cfg, "#!/bin/bash\necho one\n")  # same text: fine
+    with pytest.raises(UsageError, match="differs"):
+        write_script(cfg, "#!/bin/bash\necho two\n")
+    assert (cfg.out / "run.sub").read_text() == "#!/bin/bash\necho one\n"
+
+
+def test_run_sub_fails_clearly_outside_sbatch(tmp_path):
+    path = tmp_path / "run.sub"
+    path.write_text(render_script(_cfg(tmp_path, spec=LaunchSpec("slurm"))))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    proc = subprocess.run(["bash", str(path)], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0 and "run.sub must be submitted with sbatch" in proc.stderr
+
+
+# -- CLI validation (exit 2, one clear line, nothing written) --------------------------------
+@pytest.mark.parametrize(
+    "extra,words",
+    [
+        (["nosuchbm"], "unknown benchmark 'nosuchbm'"),
+        (["resnet", "--ruleset", "6.1.0"], "not a benchmark of ruleset 6.1.0"),
+        (["resnet", "--hosts", "a,b"], "--hosts is for --launcher mpirun"),
+        (["resnet", "--nodes", "2"], "runs on this host only"),
+        (["resnet", "--nproc-per-node", "2"], "use torchrun or mpirun"),
+        (["resnet", "--container", "img"], "--container works with"),
+        (["resnet", "--runs", "0"], "--runs must be at least 1"),
+        (["resnet", "--timeout", "later"], "--timeout 'later'"),
+        (["resnet", "--", "--seed", "1"], "--seed after `--` is set by the campaign"),
+        (["resnet", "--retry-failed"], "--retry-failed goes with --resume"),
+        (["resnet", "--resume"], "no campaign to resume"),
+    ],
+)
+def test_cli_usage_errors(tmp_path, capsys, extra, words):
+    out = tmp_path / "camp"
+    rc = cli_main(["campaign", *extra[:1], "--out", str(out), *extra[1:]])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err and "Traceback" not in err, err
+    assert not (out / "campaign.json").exists()
+
+
+def test_cli_garbled_manifest_on_resume(tmp_path, capsys):
+    (tmp_path / "campaign.json").write_text("{ nope")
+    rc = cli_main(["campaign", "resnet", "--out", str(tmp_path), "--resume"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{tmp_path / 'campaign.json'}:1: not valid JSON" in err
+    assert (tmp_path / "campaign.json").read_text() == "{ nope"
+
+
+def test_default_run_count_is_the_official_one(tmp_path):
+    from mlperf_submit.launch.command import build_config
+
+    parser = __import__("argparse").ArgumentParser()
+    from mlperf_submit.launch.command import add_arguments
+
+    add_arguments(parser)
+    cfg = build_config(parser.parse_args(["resnet", "--out", str(tmp_path)]))
+    assert (cfg.runs, cfg.ruleset, cfg.division) == (5, "4.0.0", "closed")
+    cfg = build_config(parser.parse_args(["llama31_8b", "--out", str(tmp_path)]))
+    assert (cfg.runs, cfg.ruleset) == (10, "6.1.0")
+    assert Path(cfg.out).is_absolute()
