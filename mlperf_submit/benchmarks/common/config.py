@@ -1,0 +1,160 @@
+"""Typed run configurations: dataclasses, named presets, dotted ``key=value`` overrides.
+
+A benchmark's config is a (possibly nested) dataclass. Every field has a type annotation and a
+docstring; cross-field checks live in a ``validate()`` method that raises ``UsageError`` with a
+message that says how to fix it. Presets are plain functions returning a config, registered by
+name (``tiny``, ``config_<SYSTEM>_<NODES>x<GPUS>x<BS>``).
+
+    cfg = apply_overrides(preset(), ["optim.base_lr=2.0", "data.batch_size=64"])
+
+Values are parsed by the field's declared type: ``int``, ``float``, ``bool`` (true/false/1/0/
+yes/no), ``str``, ``Literal[...]`` (one of the listed), ``X | None`` (``none`` gives None) and
+``tuple[int, ...]`` (comma separated). An unknown key names the closest known ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from mlperf_submit.errors import UsageError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclasses.dataclass
+class LoopConfig:
+    """What the common Trainer needs, whatever the benchmark (a field ``loop`` of each config)."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """auto = cuda when available, else cpu."""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Autocast dtype of the forward pass on GPU; fp32 is used on CPU whatever is asked."""
+    compile: bool = False
+    """torch.compile the model (inside init, so compile time is init time, not run time)."""
+    warmup_steps: int = 0
+    """Steps on random tensors inside init (kernels, allocator, compile); the model and
+    optimizer state are restored afterwards, so training starts from the initial weights."""
+    threads: int = 0
+    """torch intra-op threads per process; 0 leaves torch's default."""
+    max_minutes: float = 0.0
+    """Wall-clock budget of the run section (run_start to run_stop); 0 = none. When it is
+    reached the run stops after the current block with status aborted."""
+    fused_optimizer: bool = True
+    """Use apex's fused optimizer when apex imports (GPU), else torch's own implementation."""
+
+    def validate(self) -> None:
+        if self.warmup_steps < 0:
+            raise UsageError(f"loop.warmup_steps={self.warmup_steps}: use 0 or more")
+        if self.threads < 0:
+            raise UsageError(f"loop.threads={self.threads}: use 0 (torch default) or more")
+        if self.max_minutes < 0:
+            raise UsageError(f"loop.max_minutes={self.max_minutes}: use 0 (no limit) or more")
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _parse(value: str, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if type(None) in args and value.strip().lower() in {"none", "null", ""}:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _parse(value, inner[0], key)
+    if origin is Literal:
+        for choice in args:
+            if str(choice) == value:
+                return choice
+        raise UsageError(f"{key}={value}: choose one of {', '.join(map(str, args))}")
+    if origin is tuple:
+        parts = [p for p in value.replace(" ", "").split(",") if p]
+        elem = args[0] if args else str
+        return tuple(_parse(p, elem, key) for p in parts)
+    try:
+        if tp is bool:
+            low = value.strip().lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError
+        if tp is int:
+            return int(value)
+        if tp is float:
+            return float(value)
+        if tp is str:
+            return value
+    except ValueError:
+        raise UsageError(f"{key}={value}: expected {getattr(tp, '__name__', tp)}") from None
+    raise UsageError(f"{key}: fields of type {tp} cannot be set from the command line")
+
+
+def keys(cfg: Any, prefix: str = "") -> list[str]:
+    """All dotted keys that an override can set."""
+    out = []
+    for f in dataclasses.fields(cfg):
+        val = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(val):
+            out.extend(keys(val, f"{prefix}{f.name}."))
+        else:
+            out.append(prefix + f.name)
+    return out
+
+
+def set_key(cfg: Any, key: str, value: str) -> Any:
+    """A copy of ``cfg`` with dotted ``key`` set from the string ``value``."""
+    head, _, rest = key.partition(".")
+    names = [f.name for f in dataclasses.fields(cfg)]
+    if head not in names:
+        close = difflib.get_close_matches(key, keys(cfg), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UsageError(f"unknown config key {key!r}{hint}; known keys: {', '.join(keys(cfg))}")
+    current = getattr(cfg, head)
+    if rest:
+        if not dataclasses.is_dataclass(current):
+            raise UsageError(f"config key {key!r}: {head!r} has no sub-keys")
+        return dataclasses.replace(cfg, **{head: set_key(current, rest, value)})
+    if dataclasses.is_dataclass(current):
+        raise UsageError(f"config key {key!r} is a group: set one of its fields ({head}.<name>)")
+    return dataclasses.replace(cfg, **{head: _parse(value, _field_types(type(cfg))[head], key)})
+
+
+def apply_overrides(cfg: Any, overrides: Iterable[str]) -> Any:
+    """Apply ``key=value`` strings in order, then validate the result."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"override {item!r}: write it as key=value (e.g. optim.base_lr=2.0)")
+        cfg = set_key(cfg, key.strip(), value.strip())
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Any) -> None:
+    """Run ``validate()`` of every nested dataclass, innermost first."""
+    for f in dataclasses.fields(cfg):
+        val = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(val):
+            validate(val)
+    check = getattr(cfg, "validate", None)
+    if callable(check):
+        check()
+
+
+def as_dict(cfg: Any) -> dict[str, Any]:
+    """Flat {dotted key: value}, for printing and for the campaign manifest."""
+    out: dict[str, Any] = {}
+    for key in keys(cfg):
+        val = cfg
+        for part in key.split("."):
+            val = getattr(val, part)
+        out[key] = val
+    return out

@@ -1,0 +1,45 @@
+"""Model-side data parallelism on top of the process group that ``launch.dist`` created.
+
+``launch/`` owns the process group (init, rank, barrier); this module only wraps a model in
+torch DDP when such a group exists and sums eval statistics over it. Both are identities in a
+single process, so the Trainer never asks "am I distributed?" by hand.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mlperf_submit.launch import dist
+
+
+def _group():
+    return dist._torch_dist()  # the initialised torch.distributed module, or None
+
+
+def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
+    """DDP around ``model`` when a torch process group exists (gloo on CPU, nccl on GPU)."""
+    if _group() is None:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module itself, without DDP or torch.compile wrappers (for state_dict and eval)."""
+    inner = getattr(model, "module", model)
+    return getattr(inner, "_orig_mod", inner)
+
+
+def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    """``t`` summed over ranks (returned; the input is not modified)."""
+    tdist = _group()
+    if tdist is None:
+        return t
+    out = t.clone()
+    if tdist.get_backend() == "nccl" and out.device.type != "cuda":
+        out = out.cuda()
+    elif tdist.get_backend() != "nccl" and out.device.type != "cpu":
+        out = out.cpu()
+    tdist.all_reduce(out, op=tdist.ReduceOp.SUM)
+    return out.to(t.device)

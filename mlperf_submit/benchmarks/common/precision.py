@@ -1,0 +1,44 @@
+"""Mixed precision: autocast for the forward pass and a grad scaler for fp16, GPU only.
+
+On CPU the loop runs fp32 whatever the config asks (CPU bf16 autocast is slow for convolutions
+on most CPUs and the tiny presets are about correctness, not speed); the effective precision is
+reported by :attr:`Precision.name` so nothing pretends otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class Precision:
+    name: str
+    """The precision in effect: fp32, bf16 or fp16."""
+    device_type: str
+    scaler: torch.amp.GradScaler | None = None
+
+    def autocast(self):
+        if self.name == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=_DTYPES[self.name])
+
+    def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)
+            self.scaler.update()
+
+
+def make_precision(requested: str, device: torch.device) -> Precision:
+    if device.type != "cuda" or requested == "fp32":
+        return Precision("fp32", device.type)
+    scaler = torch.amp.GradScaler("cuda") if requested == "fp16" else None
+    return Precision(requested, device.type, scaler)

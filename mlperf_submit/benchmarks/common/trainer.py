@@ -1,0 +1,282 @@
+"""The one training loop every benchmark runs: init, run, blocks, evals, stop -- and the log.
+
+    trainer = Trainer(benchmark, logger, submission=SubmissionInfo(org="MyOrg", platform="1xH200"))
+    result = trainer.train()          # RunResult: status "success" (target reached) or "aborted"
+
+Stages, each a small method (in the spirit of torchtitan's Trainer):
+
+``init``       init_start; submission keys, cache_clear, seed; ``build`` (model, optimizer,
+               compile, DDP) and the hyperparameters read back from the objects in effect;
+               ``warm_up`` (random tensors, state restored). Everything costly happens here.
+``run``        init_stop + run_start (all ranks together), *then* ``build_data`` -- the first
+               time any dataset file is read --, then for each block: ``train_block``,
+               ``evaluate``, ``should_stop``.
+``finish``     run_stop with status success (quality target reached) or aborted (budget spent:
+               the benchmark's last block, or ``loop.max_minutes``); returns the verdict.
+
+The invariants (tested): the model, optimizer and warm-up sit between init_start and init_stop;
+no dataset file is opened before run_start; the seed is logged once; block/eval metadata use the
+benchmark's progress unit. Throughput is logged per block as ``tracked_stats``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from mlperf_submit.benchmarks.common import ddp
+from mlperf_submit.benchmarks.common.interface import Benchmark, Block, DataSplits
+from mlperf_submit.benchmarks.common.precision import Precision, make_precision
+from mlperf_submit.launch import dist
+from mlperf_submit.launch.seeds import derive_seed
+
+
+@dataclass(frozen=True)
+class SubmissionInfo:
+    org: str = "mlperf-submit"
+    platform: str = "unknown"
+    status: str = "onprem"
+    """submission_status (only rulesets up to 4.0.0 log it): cloud|onprem|preview|research."""
+
+
+@dataclass
+class RunResult:
+    status: str
+    """"success" (the quality target was reached) or "aborted"."""
+    evals: list[tuple[int, float]] = field(default_factory=list)
+    """(progress at the eval, metric value), in order."""
+    losses: list[float] = field(default_factory=list)
+    """Rank 0's training loss of every step (the loss-curve regression reads these)."""
+    run_seconds: float = 0.0
+    """run_start to run_stop, the slowest rank's clock."""
+    throughput: list[float] = field(default_factory=list)
+    """Global samples per second of each block's training."""
+    check: Any = None
+    """The logger's CheckResult (rank 0), None elsewhere."""
+
+    @property
+    def converged(self) -> bool:
+        return self.status == "success"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Trainer:
+    """Runs one benchmark once. ``logger`` is an ``MLPerfLogger`` for (benchmark, ruleset, div)."""
+
+    def __init__(
+        self,
+        benchmark: Benchmark,
+        logger,
+        *,
+        submission: SubmissionInfo | None = None,
+        cache_cleared: bool = False,
+        out=sys.stdout,
+    ) -> None:
+        self.bm = benchmark
+        self.ctx = benchmark.ctx
+        self.loop = benchmark.cfg.loop
+        self.logger = logger
+        self.submission = submission or SubmissionInfo()
+        self.cache_cleared = cache_cleared
+        self.out = out
+        self.device = self.ctx.device
+        self.precision: Precision = make_precision(self.loop.precision, self.device)
+        self.model: torch.nn.Module | None = None  # as trained (compiled / DDP-wrapped)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler: Any = None
+        self.data: DataSplits | None = None
+        self.result = RunResult(status="aborted")
+        self._run_t0 = 0.0
+        self._stream = None  # samples_count benchmarks: one iterator across blocks
+
+    # -- top level -----------------------------------------------------------------------------
+    def train(self) -> RunResult:
+        self.init()
+        try:
+            status = self.run()
+        finally:
+            if self.data is not None:
+                self.data.close()
+        return self.finish(status)
+
+    def log_only(self):
+        """The init section alone (submission keys, hyperparameters), then init_stop."""
+        self.init()
+        self.logger.end("init_stop", sync=True)
+        return self.logger.finish(print_verdict=False)
+
+    # -- init ----------------------------------------------------------------------------------
+    def init(self) -> None:
+        log = self.logger
+        log.cache_clear(self.cache_cleared)
+        log.init_start()
+        log.submission_info(
+            org=self.submission.org,
+            platform=self.submission.platform,
+            status=self.submission.status,
+        )
+        log.seed(self.ctx.seed)
+        if self.loop.threads:
+            torch.set_num_threads(self.loop.threads)
+        self.build()
+        self.bm.prepare_pipeline()
+        self.warm_up()
+
+    def build(self) -> None:
+        # Same initial weights on every rank (DDP would broadcast rank 0's anyway).
+        torch.manual_seed(derive_seed(self.ctx.seed, 0, "model"))
+        model = self.bm.build_model()
+        self.optimizer, self.scheduler = self.bm.build_optimizer(model)
+        self.logger.hyperparameters(
+            {
+                "global_batch_size": self.bm.global_batch_size(),
+                "gradient_accumulation_steps": self.bm.gradient_accumulation_steps(),
+                **self.bm.hyperparameters(self.optimizer, self.scheduler),
+            }
+        )
+        if self.loop.compile:
+            model = torch.compile(model)
+        self.model = ddp.wrap_model(model, self.device)
+        # Per-rank streams from here on (augmentation, dropout).
+        torch.manual_seed(derive_seed(self.ctx.seed, self.ctx.rank, "train"))
+
+    def warm_up(self) -> None:
+        """Run a few steps on random tensors (kernels, compile), then restore every state."""
+        if self.loop.warmup_steps <= 0:
+            return
+        raw = ddp.unwrap(self.model)
+        saved = (
+            copy.deepcopy(raw.state_dict()),
+            copy.deepcopy(self.optimizer.state_dict()),
+            copy.deepcopy(self.scheduler.state_dict()) if self.scheduler is not None else None,
+            torch.get_rng_state(),
+        )
+        for _ in range(self.loop.warmup_steps):
+            self.train_step(self.bm.warmup_batch())
+        self.optimizer.zero_grad(set_to_none=True)
+        raw.load_state_dict(saved[0])
+        self.optimizer.load_state_dict(saved[1])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(saved[2])
+        torch.set_rng_state(saved[3])
+        _sync(self.device)
+
+    # -- run -----------------------------------------------------------------------------------
+    def run(self) -> str:
+        self.logger.init_stop_run_start()
+        self._run_t0 = time.perf_counter()
+        self.data = self.bm.build_data()  # the first read of the dataset: after run_start
+        self.logger.event("train_samples", self.data.train_samples)
+        self.logger.event("eval_samples", self.data.eval_samples)
+        for block in self.bm.blocks():
+            self.train_block(block)
+            self.bm.on_block_end(block)
+            value = self.evaluate(block)
+            if self.bm.reached_target(value):
+                return "success"
+            if self.should_stop():
+                return "aborted"
+        return "aborted"  # the plan's last block ended without reaching the target
+
+    def _log_progress(self, block: Block) -> int:
+        # Epochs are logged 1-based (the references' convention, and what the RCPs count).
+        return block.first + 1 if self.bm.progress_unit == "epoch_num" else block.first
+
+    def train_block(self, block: Block) -> None:
+        self.model.train()
+        steps: list[torch.Tensor] = []
+        samples = 0
+        _sync(self.device)
+        t0 = time.perf_counter()
+        with self.logger.block(self._log_progress(block), block.count):
+            if self.bm.progress_unit == "epoch_num":
+                for epoch in range(block.first, block.end):
+                    with self.logger.epoch(epoch + 1):
+                        for batch in self.data.train_epoch(epoch):
+                            loss, n = self.train_step(batch)
+                            steps.append(loss)
+                            samples += n
+            else:
+                samples = self._train_samples(block, steps)
+            _sync(self.device)
+        seconds = dist.all_reduce_max(time.perf_counter() - t0)
+        global_samples = samples * self.ctx.world_size
+        losses = [float(x) for x in torch.stack(steps).float().cpu()] if steps else []
+        self.result.losses.extend(losses)
+        rate = global_samples / seconds if seconds > 0 else 0.0
+        self.result.throughput.append(rate)
+        mean_loss = sum(losses) / len(losses) if losses else math.nan
+        self.logger.event(
+            "tracked_stats",
+            {"throughput": round(rate, 3), "train_loss": round(mean_loss, 5)},
+            {"step": block.end},
+        )
+
+    def _train_samples(self, block: Block, steps: list) -> int:
+        """samples_count unit: train until the global sample count reaches the block's end."""
+        local = 0
+        needed = block.count
+        while local * self.ctx.world_size < needed:
+            if self._stream is None:
+                self._stream = self._batches()
+            batch = next(self._stream)
+            loss, n = self.train_step(batch)
+            steps.append(loss)
+            local += n
+        return local
+
+    def _batches(self):
+        epoch = 0
+        while True:
+            yield from self.data.train_epoch(epoch)
+            epoch += 1
+
+    def train_step(self, batch: Any) -> tuple[torch.Tensor, int]:
+        with self.precision.autocast():
+            loss, n = self.bm.loss(self.model, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.precision.backward_step(loss, self.optimizer)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return loss.detach(), n
+
+    def evaluate(self, block: Block) -> float:
+        progress = block.end  # epochs completed (1-based) or samples trained
+        self.model.eval()
+        sums = None
+        with self.logger.eval(progress) as ev, torch.no_grad(), self.precision.autocast():
+            for batch in self.data.eval_batches():
+                s = self.bm.eval_sums(self.model, batch).double()
+                sums = s if sums is None else sums + s
+            if sums is None:
+                raise RuntimeError("evaluation produced no batch on this rank")
+            value = float(self.bm.metric(ddp.all_reduce_sum(sums).cpu()))
+            ev.accuracy(value)
+        self.model.train()
+        self.result.evals.append((progress, value))
+        return value
+
+    def should_stop(self) -> bool:
+        """True when the wall-clock budget (loop.max_minutes) is spent, the same on all ranks."""
+        if self.loop.max_minutes <= 0:
+            return False
+        elapsed = dist.all_reduce_max(time.perf_counter() - self._run_t0)
+        return elapsed >= self.loop.max_minutes * 60
+
+    # -- finish --------------------------------------------------------------------------------
+    def finish(self, status: str) -> RunResult:
+        _sync(self.device)
+        self.result.run_seconds = dist.all_reduce_max(time.perf_counter() - self._run_t0)
+        self.result.status = status
+        self.result.check = self.logger.run_stop(status)
+        return self.result

@@ -1,0 +1,177 @@
+"""The primary ResNet input pipeline: NVIDIA DALI (``pip install -e .[dali]``).
+
+Train: ``fn.readers.file`` sharded by rank (shuffled, seeded per rank), ``fn.decoders.image``
+on the GPU (``device="mixed"``, nvJPEG) or the CPU, ``fn.random_resized_crop`` (area 8-100 %),
+``fn.crop_mirror_normalize`` with a random horizontal flip and the ImageNet mean/std, output
+NCHW float. Eval: decode, resize the shorter side to size/0.875, centre crop, normalise; the
+iterator drops the reader's padding so every validation image counts exactly once.
+
+On a machine without CUDA the pipelines run on the CPU (``device_id=None``) and yield CPU
+tensors; with CUDA they yield tensors on this rank's GPU. Each training "epoch" takes exactly
+``train_samples // global_batch`` batches from a continuous stream, so all ranks step together
+even when the shards differ in size by one image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import torch
+
+from mlperf_submit.benchmarks.common.interface import DataSplits
+from mlperf_submit.benchmarks.resnet.data_common import MEAN, STD, eval_resize
+from mlperf_submit.errors import InputError
+
+
+def available() -> bool:
+    try:
+        import nvidia.dali  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def import_dali():
+    """Import DALI (slow: seconds), so init pays for it rather than the timed run."""
+    try:
+        from nvidia.dali import fn, pipeline_def, types
+        from nvidia.dali.plugin.pytorch import DALIGenericIterator, LastBatchPolicy
+    except ImportError:
+        raise InputError(
+            "data.loader=dali needs NVIDIA DALI: pip install -e '.[dali]' "
+            "(or data.loader=torch for the PIL/DataLoader pipeline)"
+        ) from None
+    return fn, pipeline_def, types, DALIGenericIterator, LastBatchPolicy
+
+
+def _pipelines():
+    fn, pipeline_def, types, _, _ = import_dali()
+
+    @pipeline_def
+    def train_pipe(root, shard_id, num_shards, size, min_area, decoder):
+        jpegs, labels = fn.readers.file(
+            file_root=root,
+            shard_id=shard_id,
+            num_shards=num_shards,
+            random_shuffle=True,
+            name="Reader",
+        )
+        images = fn.decoders.image(jpegs, device=decoder, output_type=types.RGB)
+        images = fn.random_resized_crop(images, size=(size, size), random_area=[min_area, 1.0])
+        flip = fn.random.coin_flip(probability=0.5)
+        images = fn.crop_mirror_normalize(
+            images, dtype=types.FLOAT, output_layout="CHW", mean=MEAN, std=STD, mirror=flip
+        )
+        return images, labels
+
+    @pipeline_def
+    def eval_pipe(root, shard_id, num_shards, size, decoder):
+        jpegs, labels = fn.readers.file(
+            file_root=root,
+            shard_id=shard_id,
+            num_shards=num_shards,
+            random_shuffle=False,
+            pad_last_batch=True,
+            name="Reader",
+        )
+        images = fn.decoders.image(jpegs, device=decoder, output_type=types.RGB)
+        images = fn.resize(images, resize_shorter=eval_resize(size))
+        images = fn.crop_mirror_normalize(
+            images,
+            dtype=types.FLOAT,
+            output_layout="CHW",
+            crop=(size, size),
+            mean=MEAN,
+            std=STD,
+        )
+        return images, labels
+
+    return train_pipe, eval_pipe
+
+
+class DaliImageNet(DataSplits):
+    def __init__(
+        self,
+        root,
+        *,
+        image_size: int,
+        batch_size: int,
+        eval_batch_size: int,
+        min_area: float,
+        threads: int,
+        rank: int,
+        world: int,
+        seed: int,
+        device: torch.device,
+    ) -> None:
+        _, _, _, DALIGenericIterator, LastBatchPolicy = import_dali()
+        train_pipe, eval_pipe = _pipelines()
+        gpu = device.type == "cuda"
+        common = dict(
+            num_threads=max(1, threads),
+            device_id=device.index if gpu else None,
+            shard_id=rank,
+            num_shards=world,
+            size=image_size,
+            decoder="mixed" if gpu else "cpu",
+        )
+        self._train_pipe = train_pipe(
+            root=str(root / "train"), batch_size=batch_size, min_area=min_area, seed=seed, **common
+        )
+        self._eval_pipe = eval_pipe(
+            root=str(root / "val"), batch_size=eval_batch_size, seed=seed, **common
+        )
+        try:
+            self._train_pipe.build()
+            self._eval_pipe.build()
+        except RuntimeError as err:
+            raise InputError(f"{root}: DALI could not open the dataset ({err})") from None
+        self.train_samples = int(self._train_pipe.epoch_size("Reader"))
+        self.eval_samples = int(self._eval_pipe.epoch_size("Reader"))
+        self.steps_per_epoch = self.train_samples // (batch_size * world)
+        if self.steps_per_epoch < 1:
+            raise InputError(
+                f"{root / 'train'}: {self.train_samples} images are fewer than one global batch "
+                f"({batch_size} x {world} ranks); lower data.batch_size"
+            )
+        self._train_it = DALIGenericIterator(
+            [self._train_pipe],
+            ["data", "label"],
+            reader_name="Reader",
+            last_batch_policy=LastBatchPolicy.DROP,
+            auto_reset=True,
+        )
+        self._eval_it = DALIGenericIterator(
+            [self._eval_pipe],
+            ["data", "label"],
+            reader_name="Reader",
+            last_batch_policy=LastBatchPolicy.PARTIAL,
+            auto_reset=True,
+        )
+        self._stream: Iterator | None = None
+
+    def _next_train(self):
+        if self._stream is None:
+            self._stream = iter(self._train_it)
+        try:
+            return next(self._stream)
+        except StopIteration:  # the shard's epoch ended (auto_reset re-arms it): go on
+            self._stream = iter(self._train_it)
+            return next(self._stream)
+
+    @staticmethod
+    def _unpack(out) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = out[0]
+        return batch["data"], batch["label"].view(-1).long()
+
+    def train_epoch(self, epoch: int) -> Iterable:
+        for _ in range(self.steps_per_epoch):
+            yield self._unpack(self._next_train())
+
+    def eval_batches(self) -> Iterable:
+        for out in self._eval_it:
+            yield self._unpack(out)
+
+    def close(self) -> None:
+        self._train_it = self._eval_it = None
+        self._train_pipe = self._eval_pipe = None
