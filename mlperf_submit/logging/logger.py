@@ -159,6 +159,9 @@ class MLPerfLogger:
             dist.barrier()
         main = dist.get_rank() == 0
         if unique and not main:
+            # Not written here, but a value rank 0 refuses must be refused on every rank too,
+            # or the other ranks run on into the next collective and hang there.
+            encode_or_raise(self.namespace, 0, event_type, key, value, meta, site)
             return
         with self._lock:
             if time_ms is None:
