@@ -1,0 +1,110 @@
+"""The two plots of a benchmark, as PNG files (matplotlib, no display needed).
+
+- convergence: eval metric vs progress (samples_count or epoch_num) for every run, one line per
+  seed, with the closed-division target (and the preset's target, when the runs used another);
+- time to train: one bar per run in run order; the runs the olympic score drops are hatched and
+  labelled (fastest / slowest / failed), and the score is drawn as a horizontal line.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from mlperf_submit.report.collect import BenchmarkData  # noqa: E402
+
+_DPI = 110
+
+
+def _short_seed(seed) -> str:
+    return "?" if seed is None else str(seed)
+
+
+def plot_convergence(data: BenchmarkData, out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    cmap = plt.get_cmap("tab10" if len(data.runs) <= 10 else "tab20")
+    drawn = 0
+    for i, run in enumerate(data.runs):
+        if not run.evals:
+            continue
+        xs, ys = zip(*run.evals)
+        style = "-" if run.passed else ":"
+        ax.plot(xs, ys, style, marker="o", ms=3, lw=1.4, color=cmap(i % cmap.N),
+                label=f"{run.name} seed {_short_seed(run.seed)}" + ("" if run.passed else " (failed)"))  # fmt: skip
+        drawn += 1
+    for target, style, label in (
+        (data.closed, "--", "closed target"),
+        (data.preset, "-.", "preset target"),
+    ):
+        if target is not None and not (target is data.preset and data.closed and
+                                       math.isclose(target.value, data.closed.value)):  # fmt: skip
+            ax.axhline(target.value, color="black" if style == "--" else "tab:red", ls=style,
+                       lw=1.2, label=f"{label} {target.value:g} ({'≥' if target.higher_is_better else '≤'})")  # fmt: skip
+    ax.set_xlabel(data.progress_key)
+    ax.set_ylabel(next((r.metric for r in data.runs if r.evals), "eval_accuracy"))
+    ax.set_title(f"{data.benchmark} ({data.division}, ruleset {data.ruleset}) — {data.where}",
+                 fontsize=10)  # fmt: skip
+    if drawn == 0:
+        ax.text(0.5, 0.5, "no numeric eval_accuracy logged", ha="center", va="center",
+                transform=ax.transAxes)  # fmt: skip
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, ncol=2 if len(data.runs) > 6 else 1, loc="best")
+    fig.tight_layout()
+    fig.savefig(out, dpi=_DPI)
+    plt.close(fig)
+    return out
+
+
+def plot_ttt(data: BenchmarkData, out: Path) -> Path:
+    score = data.score
+    names = [r.name for r in data.runs]
+    ttts = [r.ttt_minutes if r.ttt_minutes is not None else 0.0 for r in data.runs]
+    fig, ax = plt.subplots(figsize=(min(16, max(6, 0.6 * len(names) + 2)), 4.2))
+    colors, hatches, notes = [], [], []
+    for r in data.runs:
+        if r.name in score.dropped:
+            note = "failed" if r.ttt_minutes is not None else "failed (no run_stop)"
+            colors.append("tab:red"), hatches.append("xx"), notes.append(note)
+        elif r.name in score.fastest:
+            colors.append("lightgray"), hatches.append("//"), notes.append("drop: fastest")
+        elif r.name in score.slowest:
+            colors.append("lightgray"), hatches.append("\\\\"), notes.append("drop: slowest")
+        else:
+            colors.append("tab:blue"), hatches.append(""), notes.append("")
+    bars = ax.bar(range(len(names)), ttts, color=colors, edgecolor="black", lw=0.6)
+    vertical = len(names) > 8
+    for bar, hatch, note, t in zip(bars, hatches, notes, ttts):
+        bar.set_hatch(hatch)
+        x = bar.get_x() + bar.get_width() / 2
+        text = f"{t:.3g}" + (f"  {note}" if note else "")
+        ax.annotate(text, (x, bar.get_height()), xytext=(0, 3), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=7, rotation=90 if vertical else 0)  # fmt: skip
+    if score.minutes is not None:
+        label = f"olympic score {score.minutes:.4g} min"
+        if score.scaling_factor != 1.0:
+            label += f" (x{score.scaling_factor:.4g} from scaling.json)"
+            ax.axhline(score.raw_minutes, color="tab:green", ls=":", lw=1.2,
+                       label=f"olympic mean before scaling {score.raw_minutes:.4g} min")  # fmt: skip
+        ax.axhline(score.minutes, color="tab:green", lw=1.6, label=label)
+    else:
+        ax.text(0.5, 0.92, "no score: " + (score.note or "not enough runs"), ha="center",
+                transform=ax.transAxes, color="tab:red", fontsize=8)  # fmt: skip
+    ax.set_xticks(range(len(names)), names, rotation=45 if len(names) > 6 else 0, fontsize=8)
+    ax.set_ylabel("time to train (minutes)")
+    ax.set_title(f"{data.benchmark}: time to train per run (run_start → run_stop) — {data.where}",
+                 fontsize=10)  # fmt: skip
+    ax.grid(axis="y", alpha=0.3)
+    if score.minutes is not None:
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_ylim(0, max(ttts + [score.minutes or 0.0, 1e-6]) * (1.45 if vertical else 1.2))
+    fig.tight_layout()
+    fig.savefig(out, dpi=_DPI)
+    plt.close(fig)
+    return out

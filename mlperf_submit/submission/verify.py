@@ -1,0 +1,105 @@
+"""Verify a submission org folder: the official verdict, the tree rules, the summary.
+
+Layers, each reported separately:
+1. ``compliance.orgfolder.check_org``: package_checker's checks with its verdict (system JSONs,
+   run counts, compliance of every file, olympic tolerance, seeds, RCP, scores) plus trap
+   warnings (org/division in the logs vs the system JSON);
+2. tree rules (:mod:`.tree_rules`): repo rules, an implementation folder per benchmark with
+   results (skip with ``check_code=False``), platform/placeholder warnings;
+3. optionally the official tools themselves on a copy (:mod:`.official_compare`), with every
+   disagreement listed.
+
+The summary tables (official result_summarizer columns) come from layer 1's scores. Nothing is
+written to the input folder.
+
+    rep = verify_org("out/DryRunOrg", "4.0.0")
+    rep.passed, rep.summary.strong[0]["resnet"]
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from mlperf_submit.compliance import meta
+from mlperf_submit.compliance.orgfolder import OrgReport, check_org, is_org_folder, org_benchmarks
+from mlperf_submit.compliance.rules import Finding
+from mlperf_submit.errors import InputError, UsageError
+from mlperf_submit.submission.summary import SummaryTables, summary_tables
+from mlperf_submit.submission.tree_rules import (
+    implementation_findings,
+    platform_findings,
+    repo_findings,
+)
+
+
+@dataclass
+class VerifyReport:
+    folder: str
+    ruleset: str
+    ruleset_inferred: bool
+    org: OrgReport
+    tree: list[Finding]
+    summary: SummaryTables
+    official: object | None = None  # official_compare.OfficialComparison
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tree_errors(self) -> list[Finding]:
+        return [f for f in self.tree if f.severity == "error"]
+
+    @property
+    def tree_warnings(self) -> list[Finding]:
+        return [f for f in self.tree if f.severity == "warning"]
+
+    @property
+    def passed(self) -> bool:
+        ok = self.org.passed and not self.tree_errors
+        if self.official is not None:
+            ok = ok and self.official.passed and not self.official.disagreements
+        return ok
+
+
+def default_ruleset(folder: str) -> str:
+    """The newest ruleset that contains every benchmark with results in the folder."""
+    benchmarks = org_benchmarks(folder)
+    if not benchmarks:
+        raise InputError(f"{folder}: no results/<system>/<benchmark>/ folders")
+    common = None
+    for bm in benchmarks:
+        found = set(meta.rulesets_with(bm))
+        common = found if common is None else common & found
+    if not common:
+        where = "; ".join(meta.where_is(bm) for bm in benchmarks)
+        raise UsageError(
+            f"{folder}: no ruleset contains all of {', '.join(benchmarks)} ({where}); a tree "
+            "targets one round: pass --ruleset, or split the tree"
+        )
+    return sorted(common, key=meta.version_key)[-1]
+
+
+def verify_org(
+    folder: str,
+    ruleset: str | None = None,
+    *,
+    check_code: bool = True,
+    official: bool = False,
+) -> VerifyReport:
+    folder = os.path.normpath(str(folder))
+    if not os.path.exists(folder):
+        raise InputError(f"{folder}: no such directory")
+    if not is_org_folder(folder):
+        raise InputError(f"{folder}: not an org folder (needs systems/ and results/ inside)")
+    inferred = ruleset is None
+    ruleset = meta.check_ruleset(ruleset) if ruleset else default_ruleset(folder)
+    org = check_org(folder, ruleset)
+    tree = repo_findings(folder)
+    if check_code:
+        tree += implementation_findings(org)
+    tree += platform_findings(org)
+    rep = VerifyReport(folder, ruleset, inferred, org, tree, summary_tables(org))
+    if official:
+        from mlperf_submit.submission.official_compare import compare_with_official
+
+        rep.official = compare_with_official(rep)
+    return rep
