@@ -162,17 +162,11 @@ def test_progress_context_metadata(tmp_path):
         ev.accuracy(3.5)
     samples.eval_accuracy(3.4, 36864)
     samples.close()
-    strip = lambda recs: [
-        (
-            r["key"],
-            {
-                k: v
-                for k, v in r["metadata"].items()  # noqa: E731
-                if k not in ("file", "lineno")
-            },
-        )
-        for r in recs
-    ]
+
+    def strip(recs):
+        drop = ("file", "lineno")
+        return [(r["key"], {k: v for k, v in r["metadata"].items() if k not in drop}) for r in recs]
+
     assert strip(_records(tmp_path / "e.log")) == [
         ("block_start", {"first_epoch_num": 1, "epoch_count": 4}),
         ("epoch_start", {"epoch_num": 1}),

@@ -57,6 +57,16 @@ def test_missing_cache_clear_is_caught_at_init_stop(tmp_path):
     assert Path(log.log_file).read_text().splitlines()[-1].count('"init_stop"') == 1
 
 
+def test_missing_cache_clear_is_caught_at_run_start_when_init_stop_is_missing(tmp_path, capsys):
+    log = _logger(tmp_path, check="warn")
+    _start_run(log, cache_clear=False)
+    log.start("run_start")  # no init at all: the official CHECK fails, and our policy
+    log.start("init_stop")  # ...reports once, not again here
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "policy" in ln]
+    assert len(err) == 1 and "'run_start' logged before any 'cache_clear'" in err[0]
+    assert [v.key for v in log.policy_findings] == ["run_start"]
+
+
 def test_init_stop_before_init_start(tmp_path):
     log = _logger(tmp_path)
     _start_run(log)
