@@ -20,6 +20,7 @@ from mlperf_submit.compliance.rcp import (
     check_rcp_files,
     read_rcp_point,
 )
+from mlperf_submit.compliance.scoring import read_scaling
 
 from .runset_fixtures import (
     SMALL_ORG,
@@ -39,12 +40,8 @@ def ours_as_official(directory, ruleset, **kw) -> dict:
     if res.crash:
         return {"crash": res.crash}
     # what <dir>/scaling.json holds after the official set_scaling=True call
-    committed = os.path.join(directory, "scaling.json")
-    after = {
-        "write": res.scaling_written,
-        "delete": None,
-        "keep": json.load(open(committed))["scaling_factor"] if os.path.exists(committed) else None,
-    }[res.scaling_action]
+    committed = read_scaling(directory)[0] if os.path.exists(f"{directory}/scaling.json") else None
+    after = {"write": res.scaling_written, "delete": None, "keep": committed}[res.scaling_action]
     return {
         "passed": res.passed,
         "message": res.message,
