@@ -13,6 +13,7 @@ as ``result_summarizer`` computes it. Nothing here writes.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -152,13 +153,38 @@ def collect_result_dir(path: Path, ruleset: str | None, *, system: str = "") -> 
     )  # fmt: skip
 
 
+def _packaged_target(org: Path, benchmark: str, closed: Target | None) -> Target | None:
+    """The preset target recorded by ``mlperf-submit package`` in the implementation config."""
+    for cfg in sorted(org.glob(f"benchmarks/{benchmark}/implementations/*/config_*.json")):
+        try:
+            value = json.loads(cfg.read_text(encoding="utf-8")).get("quality_target")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            higher = closed.higher_is_better if closed else True
+            return Target(float(value), higher, str(cfg.relative_to(org)))
+    return None
+
+
+def _dry_run(org: Path, system: str) -> bool:
+    try:
+        desc = json.loads((org / "systems" / f"{system}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    sw = desc.get("sw_notes", "") if isinstance(desc, dict) else ""
+    return isinstance(sw, str) and "DRY RUN" in sw
+
+
 def collect_org(path: Path, ruleset: str | None) -> list[BenchmarkData]:
     out = []
     results = path / "results"
     for system_dir in sorted(p for p in results.iterdir() if p.is_dir()):
         for bm_dir in sorted(p for p in system_dir.iterdir() if p.is_dir()):
             if glob.glob(os.path.join(bm_dir, "result_*.txt")):
-                out.append(collect_result_dir(bm_dir, ruleset, system=system_dir.name))
+                data = collect_result_dir(bm_dir, ruleset, system=system_dir.name)
+                data.preset = _packaged_target(path, data.benchmark, data.closed)
+                data.synthetic = _dry_run(path, system_dir.name)
+                out.append(data)
     if not out:
         raise InputError(f"{path}: no results/<system>/<benchmark>/result_*.txt files")
     return out

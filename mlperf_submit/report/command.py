@@ -65,7 +65,7 @@ def build_report(paths: list[Path], out: Path, *, ruleset=None, title=None, forc
     for p in paths:
         datas.extend(collect(p, ruleset))
         notes.extend(_dry_run_notes(Path(p)))
-    if any(d.synthetic for d in datas):
+    if any(d.synthetic for d in datas) and not notes:
         notes.insert(0, "DRY RUN: these runs used synthetic data; they test the pipeline and "
                      "are not a measurement on the real dataset.")  # fmt: skip
     title = title or "MLPerf Training report: " + ", ".join(str(p) for p in paths)

@@ -56,8 +56,7 @@ def plot_convergence(data: BenchmarkData, out: Path) -> Path:
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, ncol=2 if len(data.runs) > 6 else 1, loc="best")
-    fig.tight_layout()
-    fig.savefig(out, dpi=_DPI)
+    fig.savefig(out, dpi=_DPI, bbox_inches="tight")
     plt.close(fig)
     return out
 
@@ -80,10 +79,11 @@ def plot_ttt(data: BenchmarkData, out: Path) -> Path:
             colors.append("tab:blue"), hatches.append(""), notes.append("")
     bars = ax.bar(range(len(names)), ttts, color=colors, edgecolor="black", lw=0.6)
     vertical = len(names) > 8
-    for bar, hatch, note, t in zip(bars, hatches, notes, ttts):
+    for bar, hatch, note, run in zip(bars, hatches, notes, data.runs):
         bar.set_hatch(hatch)
         x = bar.get_x() + bar.get_width() / 2
-        text = f"{t:.3g}" + (f"  {note}" if note else "")
+        value = "" if run.ttt_minutes is None else f"{run.ttt_minutes:.4g}"
+        text = "  ".join(t for t in (value, note) if t)
         ax.annotate(text, (x, bar.get_height()), xytext=(0, 3), textcoords="offset points",
                     ha="center", va="bottom", fontsize=7, rotation=90 if vertical else 0)  # fmt: skip
     if score.minutes is not None:
@@ -102,9 +102,10 @@ def plot_ttt(data: BenchmarkData, out: Path) -> Path:
                  fontsize=10)  # fmt: skip
     ax.grid(axis="y", alpha=0.3)
     if score.minutes is not None:
-        ax.legend(fontsize=8, loc="lower right")
+        # Below the axes: inside, it hides bars whatever corner it takes.
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2,
+                  frameon=False)  # fmt: skip
     ax.set_ylim(0, max(ttts + [score.minutes or 0.0, 1e-6]) * (1.45 if vertical else 1.2))
-    fig.tight_layout()
-    fig.savefig(out, dpi=_DPI)
+    fig.savefig(out, dpi=_DPI, bbox_inches="tight")
     plt.close(fig)
     return out
