@@ -125,7 +125,7 @@ def _fast_sub(pattern, repl, string, count=0, flags=0):
     if pattern == _STRIP and repl == TOKEN and "\n" not in string[:-1]:
         pos = string.rfind(TOKEN)
         return string if pos < 0 else string[pos:]
-    return re.sub(pattern, repl, string, count, flags)
+    return re.sub(pattern, repl, string, count=count, flags=flags)
 
 
 _fast_re = types.SimpleNamespace(**{k: getattr(re, k) for k in dir(re) if not k.startswith("__")})
