@@ -1,0 +1,95 @@
+"""The official tools as subprocesses: verdicts parsed from their last lines (several always
+exit 0), crashes recognised, inputs never modified (they run on temporary copies)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlperf_submit.compliance import official
+from mlperf_submit.compliance.orgfolder import check_org
+from mlperf_submit.compliance.report_format import Target
+from mlperf_submit.compliance.runset import check_result_dir
+
+from .runset_fixtures import (
+    SMALL_ORG,
+    SMALL_ORG_RULESET,
+    copy_tree,
+    manifest_rows,
+    snapshot,
+)
+
+pytestmark = pytest.mark.official
+
+
+@pytest.fixture(scope="module")
+def small_org(corpus_dir):
+    return corpus_dir.joinpath(*SMALL_ORG)
+
+
+def test_compliance_checker_pass_fail_and_crash(corpus_dir, small_org):
+    log = next(small_org.glob("results/*/*/result_0.txt"))
+    v = official.compliance_checker(str(log), SMALL_ORG_RULESET)
+    assert (v.verdict, v.message, v.returncode) == ("PASS", "SUCCESS", 0)
+    failing = (
+        corpus_dir / "v3.1/closed/NVIDIA/results/eos_n8_ngc23.04_pytorch/maskrcnn/result_0.txt"
+    )
+    v = official.compliance_checker(str(failing), "3.1.0")
+    assert (v.verdict, v.message, v.returncode) == ("FAIL", "FAILED", 1)
+    assert any("Failed checks for eval_accuracy" in w for w in v.warnings)
+    v = official.compliance_checker(str(log), "6.1.0")  # dlrm_dcnv2 is not in 6.1.0
+    assert v.crashed and v.verdict == "CRASH" and "FileNotFoundError" in v.message
+
+
+def test_system_desc_checker_exits_0_but_we_read_its_verdict(tmp_path, small_org):
+    path = next(small_org.glob("systems/*.json"))
+    v = official.system_desc_checker(str(path), SMALL_ORG_RULESET)
+    assert v.verdict == "PASS" and v.returncode == 0
+    bad = tmp_path / "sys.json"
+    bad.write_text(json.dumps({**json.loads(path.read_text()), "status": "onprem"}))
+    v = official.system_desc_checker(str(bad), SMALL_ORG_RULESET)
+    assert v.verdict == "FAIL" and v.returncode == 0 and "non valid value: onprem" in v.errors[0]
+    bad.write_text(json.dumps({**json.loads(path.read_text()), "framework": 2}))
+    v = official.system_desc_checker(str(bad), SMALL_ORG_RULESET)
+    assert v.crashed and "TypeError" in v.message
+
+
+def test_rcp_checker_agrees_with_ours(small_org):
+    directory = next(small_org.glob("results/*/*"))
+    before = snapshot(directory)
+    v = official.rcp_checker(str(directory), SMALL_ORG_RULESET)
+    ours = check_result_dir(str(directory), SMALL_ORG_RULESET).rcp
+    assert (v.passed, v.message) == (ours.passed, ours.message) == (True, "RCP found")
+    assert snapshot(directory) == before
+
+
+def test_package_checker_crash_and_repo_checker_fail_on_copies(small_org, tmp_path):
+    org = copy_tree(small_org, tmp_path / SMALL_ORG[2])
+    next(org.glob("systems/*.json")).unlink()
+    (org / ".hidden file").write_text("x")
+    before = snapshot(org)
+    v = official.package_checker(str(org), SMALL_ORG_RULESET)
+    assert v.crashed and "FileNotFoundError" in v.message and str(org) in v.output
+    v = official.repo_checker(str(org), SMALL_ORG_RULESET)
+    assert v.verdict == "FAIL" and v.message == "CHECKS FAILED." and v.returncode == 0
+    assert snapshot(org) == before
+
+
+def test_compare_with_official_on_an_org_finds_no_disagreement(corpus_dir, small_org):
+    before = snapshot(small_org)
+    report = check_org(str(small_org), SMALL_ORG_RULESET)
+    target = Target(str(small_org), "org", SMALL_ORG_RULESET, "--ruleset", report)
+    official.compare_with_official(target)
+    tools = {v.tool: v for v in target.official}
+    assert set(tools) == {"package_checker", "result_summarizer", "repo_checker"}
+    assert tools["package_checker"].verdict == "PASS"
+    assert tools["package_checker"].message == "PACKAGE CHECKER FOUND NO ERRORS, SUCCESS !"
+    row = next(
+        r for r in manifest_rows(corpus_dir) if (r["round"], r["submitter"]) == ("v5.1", "Dell")
+    )
+    score = tools["result_summarizer"].extra["scores"][(row["system"], row["benchmark"])]
+    assert abs(score - float(row["official_score_minutes"])) <= 1e-9
+    assert tools["result_summarizer"].extra["rcp"][(row["system"], row["benchmark"])] == "Pass"
+    assert target.disagreements == []
+    assert snapshot(small_org) == before
