@@ -1,8 +1,8 @@
 """Command lines for one run of ``mlperf-submit train`` under each launcher (pure functions).
 
     local     python -m mlperf_submit train resnet --seed S --log L ...
-    torchrun  python -m torch.distributed.run --nnodes=1 --nproc-per-node=P
-                       --master-addr=127.0.0.1 --master-port=PORT -m mlperf_submit train ...
+    torchrun  python -m mlperf_submit.launch.torchrun --nnodes=1 --nproc-per-node=P
+                       --master-addr=127.0.0.1 --master-port=PORT -- python -m mlperf_submit train ...
     mpirun    mpirun -np P*K [--host h1:P,h2:P] [--allow-run-as-root] [--oversubscribe]
                      -x MASTER_ADDR -x MASTER_PORT python -m mlperf_submit train ...   (Open MPI)
               mpiexec -n P*K -ppn P [-hosts h1,h2] python -m mlperf_submit train ...    (MPICH)
@@ -92,18 +92,19 @@ def wrap(
     if spec.launcher == "local":
         return train, {}
     if spec.launcher == "torchrun":
-        # torch.distributed.run is torchrun; through this Python it cannot pick another venv.
+        # torchrun through our Python (it cannot pick another venv), behind a `--` that keeps
+        # its parser off train's arguments (launch/torchrun.py says why).
         cmd = [
             sys.executable,
             "-m",
-            "torch.distributed.run",
+            "mlperf_submit.launch.torchrun",
             "--nnodes=1",
             f"--nproc-per-node={spec.nproc_per_node}",
             "--master-addr=127.0.0.1",
             f"--master-port={master_port}",
             *spec.extra,
         ]
-        return [*cmd, *train[1:]], {}
+        return [*cmd, "--", *train], {}
     env: dict[str, str] = {"MASTER_PORT": str(master_port)}
     if spec.launcher == "mpirun":
         mpirun = find_mpirun(spec)

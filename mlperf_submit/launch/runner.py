@@ -306,7 +306,9 @@ class Campaign:
             rec.log, rec.output = log_rel, out_rel
             rec.cache_cleared = cache.cleared
             rec.ruleset, rec.division, rec.data = cfg.ruleset, cfg.division, cfg.data
-            rec.note = None if cache.cleared else cache.how
+            # why the caches were not cleared, unless the user asked for that (--no-cache-clear)
+            cache_note = None if cache.cleared or cfg.cache_clear == "off" else cache.how
+            rec.note = cache_note
             rec.exit_code = rec.end = rec.duration_s = rec.last_eval = None
             self.m = m
         number = index + 1
@@ -318,7 +320,7 @@ class Campaign:
             rec.status, rec.exit_code = status, rc
             rec.end, rec.duration_s = mf.now_iso(), round(elapsed, 3)
             rec.last_eval = list(tail.last_eval) if tail.last_eval else None
-            notes = [n for n in (note, None if cache.cleared else cache.how) if n]
+            notes = [n for n in (note, cache_note) if n]
             rec.note = "; ".join(notes) or None
             self.m = m
         if status in mf.FINISHED:

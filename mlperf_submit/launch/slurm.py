@@ -39,14 +39,15 @@ from mlperf_submit.launch.commandline import CONTAINER_NAME
 from mlperf_submit.launch.env import DEFAULT_MASTER_PORT
 from mlperf_submit.launch.logtail import LogTail
 from mlperf_submit.launch.progress import Progress
-from mlperf_submit.launch.runner import CampaignConfig, exit_code_of, prepare
+from mlperf_submit.launch.runner import CampaignConfig, _tail_text, exit_code_of, prepare
 
 SCRIPT = "run.sub"
 POLL_S = 1.0
 
 
 def inner_campaign_argv(cfg: CampaignConfig) -> tuple[list[str], list[str]]:
-    """(campaign options, train args) of the loop run.sub runs inside the allocation."""
+    """(campaign options, train args) of the loop run.sub runs inside the allocation; the
+    script adds ``--out "$OUT" --runs "$NEXP"`` so that those two can be overridden."""
     spec = cfg.spec
     opts = [
         sys.executable,
@@ -56,10 +57,6 @@ def inner_campaign_argv(cfg: CampaignConfig) -> tuple[list[str], list[str]]:
         cfg.benchmark,
         "--launcher",
         "srun",
-        "--out",
-        str(cfg.out),
-        "--runs",
-        str(cfg.runs),
         "--nodes",
         str(spec.nodes),
         "--nproc-per-node",
@@ -112,11 +109,11 @@ def render_script(cfg: CampaignConfig, *, time_limit: str | None = None) -> str:
         ': "${SLURM_JOB_NODELIST:?no node list: not inside a Slurm allocation}"',
         "",
         "# Optional, with the campaign's values as defaults.",
-        f': "${{OUT:={q(str(cfg.out))}}}"',
+        f': "${{OUT:={dq(str(cfg.out))}}}"',
         f': "${{NEXP:={cfg.runs}}}"',
         f': "${{MASTER_PORT:={DEFAULT_MASTER_PORT}}}"  # fixed: every run of the job uses it',
-        f': "${{CONTAINER_IMAGE:={q(spec.container or "")}}}"',
-        f': "${{CACHE_CLEAR:={q(cache)}}}"  # auto | off | a command that clears every node',
+        f': "${{CONTAINER_IMAGE:={dq(spec.container or "")}}}"',
+        f': "${{CACHE_CLEAR:={dq(cache)}}}"  # auto | off | a command that clears every node',
         "",
         "# Rank 0 runs on the first node; use its address as Slurm knows it (NodeAddr), which",
         "# resolves even where node names do not.",
@@ -133,7 +130,9 @@ def render_script(cfg: CampaignConfig, *, time_limit: str | None = None) -> str:
         "fi",
         "",
         "CAMPAIGN=(",
-        *(f"  {q(a)}" for a in opts),
+        "  " + " ".join(q(a) for a in opts[:5]),
+        *(f"  {' '.join(q(a) for a in pair)}" for pair in _option_lines(opts[5:])),
+        '  --out "$OUT" --runs "$NEXP"',
         '  --cache-clear "$CACHE_CLEAR"',
         ")",
         "TRAIN_ARGS=(" + " ".join(q(a) for a in train) + ")",
@@ -148,6 +147,25 @@ def render_script(cfg: CampaignConfig, *, time_limit: str | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _option_lines(opts: list[str]) -> list[list[str]]:
+    """``--flag value`` pairs on one line each, for a readable array."""
+    lines: list[list[str]] = []
+    for a in opts:
+        if a.startswith("--") or not lines:
+            lines.append([a])
+        else:
+            lines[-1].append(a)
+    return lines
+
+
+def dq(text: str) -> str:
+    """``text`` escaped for a double-quoted shell word (``"${VAR:=text}"``), where single
+    quotes would be taken literally."""
+    for ch in ("\\", "$", "`", '"'):
+        text = text.replace(ch, "\\" + ch)
+    return text
 
 
 def write_script(cfg: CampaignConfig, text: str) -> Path:
@@ -312,6 +330,9 @@ def finalize(cfg: CampaignConfig, job_id: str, state: str | None, progress: Prog
         counts[r.status] = counts.get(r.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
     progress.message(f"Slurm job {job_id} ended: {state}; runs: {summary}")
+    if state != "COMPLETED":
+        output = cfg.out / f"slurm-{job_id}.out"
+        progress.message(f"last lines of {output}:\n{_tail_text(output)}")
     if m.state == mf.INTERRUPTED:
         progress.message(
             f"unfinished runs remain: `--resume` (or `sbatch {cfg.out / SCRIPT}`) finishes them; "

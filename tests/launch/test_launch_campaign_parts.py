@@ -79,9 +79,9 @@ def test_local_command():
 
 def test_torchrun_command():
     argv, env = wrap(LaunchSpec("torchrun", nproc_per_node=2), "resnet", TRAIN, master_port=555)
-    assert argv[:3] == [PY, "-m", "torch.distributed.run"]
+    assert argv[:3] == [PY, "-m", "mlperf_submit.launch.torchrun"]
     assert "--nproc-per-node=2" in argv and "--master-port=555" in argv
-    assert argv[-len(TRAIN) - 4 :] == ["-m", "mlperf_submit", "train", "resnet", *TRAIN]
+    assert argv[argv.index("--") :] == ["--", PY, "-m", "mlperf_submit", "train", "resnet", *TRAIN]
 
 
 def test_openmpi_command_as_root_on_one_host():
@@ -291,8 +291,10 @@ def test_run_sub_is_strict_bash_with_the_run_sub_conventions(tmp_path):
         "for (( i = 0; i < NEXP; i++ )); do",
         '--run-index "$i" -- "${TRAIN_ARGS[@]}"',
         "TRAIN_ARGS=(max_epochs=4)",
-        "--launcher\n  srun",
-        "--nproc-per-node\n  8",
+        "  --launcher srun\n",
+        "  --nproc-per-node 8\n",
+        '  --out "$OUT" --runs "$NEXP"',
+        "  --container nvcr.io/nvidia/pytorch:25.01-py3\n",
     ]:
         assert needle in text, needle
     assert render_script(cfg, time_limit="01:00:00") == text, "deterministic"

@@ -116,3 +116,24 @@ def test_srun_two_nodes(tmp_path, launch_env, slurm_cluster):
     _assert_agree(records, "slurm")
     assert [rec["env"]["hosts"] for rec in records] == [["n1", "n2"]] * 2
     assert [rec["env"]["local_world_size"] for rec in records] == [1, 1]
+
+
+def test_torchrun_trampoline_passes_training_args_untouched(tmp_path, launch_env):
+    """`--log` would be an ambiguous abbreviation for plain torchrun; behind `--` it is not."""
+    probe = "import os, sys; print('rank', os.environ['RANK'], sys.argv[1:])"
+    base = [sys.executable, "-m", "mlperf_submit.launch.torchrun", "--nproc-per-node=2"]
+    base.append(f"--master-port={launch_env['MASTER_PORT']}")
+    ok = subprocess.run(
+        [*base, "--", sys.executable, "-c", probe, "--log", "x", "--nproc-per-node=9"],
+        env=launch_env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    for rank in (0, 1):
+        assert f"rank {rank} ['--log', 'x', '--nproc-per-node=9']" in ok.stdout
+    failed = subprocess.run(
+        [*base, "--", sys.executable, "-c", "raise SystemExit(3)"],
+        env=launch_env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr.splitlines()[-1]
+    usage = subprocess.run(base, env=launch_env, capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "usage:" in usage.stderr

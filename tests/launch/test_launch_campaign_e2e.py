@@ -1,0 +1,222 @@
+"""Real campaigns of the real ``resnet --preset tiny`` benchmark under every launcher.
+
+Each tiny run costs 20-40 s of CPU on 2 cores, so these are few and small: 2-run campaigns
+under mpirun (2 ranks) and Slurm (2 nodes x 1 task), a 1-run torchrun campaign (2 procs),
+kill -9 / SIGTERM / --resume on a local 2-run campaign, and a --timeout. Every finished log
+must pass ``mlperf-submit check`` (resnet, ruleset 4.0.0, open division) and log the seed the
+manifest recorded; seeds are unique within a campaign, attempts included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlperf_submit.launch import manifest as mf
+
+PY = sys.executable
+RULESET = "4.0.0"
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory) -> Path:
+    """One synthetic ImageNet tree for every campaign here (train writes it on first use)."""
+    return tmp_path_factory.mktemp("resnet-synthetic") / "data"
+
+
+def campaign_cmd(out: Path, data: Path, *extra: str) -> list[str]:
+    return [
+        PY, "-m", "mlperf_submit", "campaign", "resnet", "--out", str(out),
+        "--preset", "tiny", "--division", "open", "--synthetic", str(data), *extra,
+    ]  # fmt: skip
+
+
+def run_campaign(cmd, env, timeout=900) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    print(proc.stderr[-4000:])  # the progress lines, shown when a test fails
+    return proc
+
+
+def logged_seeds(log: Path) -> list[int]:
+    seeds = []
+    for line in log.read_text().splitlines():
+        if ":::MLLOG " in line:
+            rec = json.loads(line.split(":::MLLOG ", 1)[1])
+            if rec["key"] == "seed":
+                seeds.append(rec["value"])
+    return seeds
+
+
+def logged_value(log: Path, key: str):
+    for line in log.read_text().splitlines():
+        if ":::MLLOG " in line:
+            rec = json.loads(line.split(":::MLLOG ", 1)[1])
+            if rec["key"] == key:
+                return rec["value"]
+    raise AssertionError(f"{log} has no {key}")
+
+
+def assert_compliant_runs(out: Path, env, statuses=("converged",)) -> mf.Manifest:
+    m = mf.read_manifest(out)
+    assert m.state == "finished"
+    logs = []
+    for r in m.runs:
+        assert r.status in statuses, (r.index, r.status, r.note)
+        log = out / r.log
+        assert logged_seeds(log) == [r.seed], "the seed the campaign chose is logged, once"
+        assert r.ruleset == RULESET and r.division == "open" and r.data == "synthetic"
+        logs.append(str(log))
+    check = subprocess.run(
+        [PY, "-m", "mlperf_submit", "check", *logs, "--ruleset", RULESET],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    seeds = [s for r in m.runs for s in r.all_seeds()]
+    assert len(seeds) == len(set(seeds)), f"seeds repeat: {seeds}"
+    assert sorted(p.name for p in (out / "resnet").glob("run_*.log")) == [
+        f"run_{i}.log" for i in range(len(m.runs))
+    ]
+    return m
+
+
+@pytest.mark.mpi
+def test_mpirun_campaign_two_ranks(tmp_path, launch_env, synthetic_dir, mpirun):
+    out = tmp_path / "camp"
+    cmd = campaign_cmd(out, synthetic_dir, "--launcher", "mpirun", "--nproc-per-node", "2")
+    proc = run_campaign([*cmd, "--runs", "2", "--no-cache-clear"], launch_env)
+    assert proc.returncode == 0
+    m = assert_compliant_runs(out, launch_env)
+    assert m.launcher == "mpirun" and m.nproc_per_node == 2
+    for r in m.runs:
+        assert r.command.startswith(mpirun) and " -np 2 " in r.command
+        assert not r.cache_cleared and logged_value(out / r.log, "cache_clear") is False
+
+
+@pytest.mark.slurm
+def test_slurm_campaign_two_nodes(tmp_path, launch_env, synthetic_dir, slurm_cluster):
+    out = tmp_path / "camp"
+    env = {**launch_env, "SLURM_CONF": str(slurm_cluster.conf)}
+    cmd = campaign_cmd(out, synthetic_dir, "--launcher", "slurm", "--nodes", "2")
+    proc = run_campaign([*cmd, "--runs", "2", "--no-cache-clear", "--time-limit", "20"], env)
+    assert proc.returncode == 0
+    m = assert_compliant_runs(out, launch_env)
+    assert m.launcher == "slurm" and len(m.slurm_jobs) == 1
+    job = m.slurm_jobs[0]
+    assert (out / "run.sub").is_file() and (out / f"slurm-{job}.out").is_file()
+    assert f"Slurm job {job} ended: COMPLETED" in proc.stderr
+    for r in m.runs:
+        assert r.hosts == ["n1", "n2"]
+        assert r.command.startswith("srun --nodes=2 --ntasks-per-node=1")
+
+
+def test_torchrun_campaign_two_procs_clears_caches_truthfully(tmp_path, launch_env, synthetic_dir):
+    out = tmp_path / "camp"
+    cmd = campaign_cmd(out, synthetic_dir, "--launcher", "torchrun", "--nproc-per-node", "2")
+    proc = run_campaign([*cmd, "--runs", "1"], launch_env)  # default: --cache-clear auto
+    assert proc.returncode == 0
+    m = assert_compliant_runs(out, launch_env)
+    r = m.runs[0]
+    assert "mlperf_submit.launch.torchrun" in r.command and "--nproc-per-node=2" in r.command
+    may_drop = os.access("/proc/sys/vm/drop_caches", os.W_OK)
+    assert r.cache_cleared is may_drop
+    assert logged_value(out / r.log, "cache_clear") is may_drop
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _wait_for(predicate, what: str, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _has(path: Path, text: str) -> bool:
+    return path.exists() and text in path.read_text(errors="replace")
+
+
+def test_kill9_sigterm_and_resume(tmp_path, launch_env, synthetic_dir):
+    """kill -9 of run 0 -> crashed and the campaign goes on; SIGTERM during run 1 -> run 1
+    interrupted, manifest consistent, exit 143; --resume re-runs run 1 only;
+    --resume --retry-failed then re-runs run 0."""
+    out = tmp_path / "camp"
+    cmd = [*campaign_cmd(out, synthetic_dir), "--runs", "2", "--no-cache-clear"]
+    camp = subprocess.Popen(cmd, env=launch_env, stderr=subprocess.PIPE, text=True)
+    try:
+        log0, log1 = out / "resnet" / "run_0.log", out / "resnet" / "run_1.log"
+        _wait_for(lambda: _has(log0, '"run_start"'), "run 0 to start")
+        (train,) = _children(camp.pid)
+        os.kill(train, signal.SIGKILL)
+        _wait_for(lambda: _has(log1, '"run_start"'), "run 1 to start after the crash")
+        camp.send_signal(signal.SIGTERM)
+        _, err = camp.communicate(timeout=120)
+    finally:
+        if camp.poll() is None:
+            camp.kill()
+    print(err[-3000:])
+    assert camp.returncode == 128 + signal.SIGTERM
+    m = mf.read_manifest(out)
+    assert m.state == "interrupted"
+    r0, r1 = m.runs
+    assert (r0.status, r0.exit_code, r0.note) == ("crashed", -9, "killed by SIGKILL")
+    assert r1.status == "interrupted" and r1.end is not None
+    run0_log = log0.read_text()
+
+    proc = run_campaign(
+        [*campaign_cmd(out, synthetic_dir), "--resume", "--no-cache-clear"], launch_env
+    )
+    assert proc.returncode == 1, "a crashed run remains"
+    m = mf.read_manifest(out)
+    r0b, r1b = m.runs
+    assert (r0b.status, r0b.seed) == ("crashed", r0.seed) and log0.read_text() == run0_log
+    assert r1b.status == "converged" and r1b.seed != r1.seed
+    assert [a["status"] for a in r1b.attempts] == ["interrupted"]
+    assert (out / r1b.attempts[0]["log"]).is_file()  # the interrupted log is kept, not overwritten
+    assert m.state == "finished"
+
+    proc = run_campaign(
+        [*campaign_cmd(out, synthetic_dir), "--resume", "--retry-failed", "--no-cache-clear"],
+        launch_env,
+    )
+    assert proc.returncode == 0
+    m = assert_compliant_runs(out, launch_env)
+    assert m.runs[1].seed == r1b.seed, "the converged run is left alone"
+    assert [a["status"] for a in m.runs[0].attempts] == ["crashed"]
+    assert len({s for r in m.runs for s in r.all_seeds()}) == 4
+
+
+def test_timeout_marks_the_run_timed_out(tmp_path, launch_env):
+    out = tmp_path / "camp"
+    # its own data dir: the kill may land while train is still writing the synthetic tree
+    cmd = [
+        *campaign_cmd(out, tmp_path / "syn"),
+        "--runs",
+        "1",
+        "--timeout",
+        "2",
+        "--no-cache-clear",
+    ]
+    proc = run_campaign(cmd, launch_env)
+    assert proc.returncode == 1
+    (r,) = mf.read_manifest(out).runs
+    assert r.status == "timed out" and r.exit_code == -signal.SIGTERM
+    assert r.duration_s < 60
