@@ -110,6 +110,8 @@ def parse_mllog_text(text: str, lineno: int, file_lineno: int) -> LogLine | BadL
         return BadLine(
             text, lineno, file_lineno, "JSON nested too deeply (the official parser crashes)", True
         )
+    if m is None:  # JSON null: the official parser treats it like a line without the token
+        return BadLine(text, lineno, file_lineno, "does not match regex")
     if type(m) is not dict:
         return BadLine(
             text,
