@@ -294,6 +294,10 @@ def _file_lines(fr, quiet: bool, indent: str = "") -> list[str]:
         extra = f"{ttt:.3f} min" if ttt is not None else "no run_start/run_stop"
         return [f"{head}  ({extra})"]
     lines = [head]
+    if fr.n_mllog == 0:
+        lines.append(
+            f"{indent}      {_rel(fr.path)}: no ':::MLLOG ' line at all (is it an MLPerf log?)"
+        )
     for reason in fr.reasons(MAX_REASONS):
         lines.append(f"{indent}      {_rel(reason)}")
     first = fr.errors[0] if fr.errors else None
@@ -330,8 +334,7 @@ def _dir_lines(d, quiet: bool, indent: str = "") -> list[str]:
     lines = []
     if not (quiet and d.passed):
         lines.append(f"{indent}{d.verdict}  {_rel(d.path)}  ({_dir_summary(d)})")
-        dir_findings = [f for f in d.errors if f.kind != "olympic"]
-        lines += _reason_lines(dir_findings, MAX_REASONS, indent + "      ")
+        lines += _reason_lines(d.errors, MAX_REASONS, indent + "      ")
     for fr in d.files:
         lines += _file_lines(fr, quiet or d.passed, indent + "  ")
     return lines
