@@ -47,6 +47,10 @@ class LoopConfig:
     reached the run stops after the current block with status aborted."""
     fused_optimizer: bool = True
     """Use apex's fused optimizer when apex imports (GPU), else torch's own implementation."""
+    data_parallel: Literal["ddp", "fsdp2"] = "ddp"
+    """ddp: replicated weights, all-reduced gradients. fsdp2: weights, gradients and optimizer
+    state sharded over the ranks (``ddp.shard_model``), for models whose training state does
+    not fit one device."""
 
     def validate(self) -> None:
         if self.warmup_steps < 0:
@@ -109,22 +113,26 @@ def keys(cfg: Any, prefix: str = "") -> list[str]:
     return out
 
 
-def set_key(cfg: Any, key: str, value: str) -> Any:
+def set_key(cfg: Any, key: str, value: str, _prefix: str = "") -> Any:
     """A copy of ``cfg`` with dotted ``key`` set from the string ``value``."""
     head, _, rest = key.partition(".")
+    full = _prefix + key
     names = [f.name for f in dataclasses.fields(cfg)]
     if head not in names:
-        close = difflib.get_close_matches(key, keys(cfg), n=3)
+        known = [_prefix + k for k in keys(cfg)]
+        close = difflib.get_close_matches(full, known, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UsageError(f"unknown config key {key!r}{hint}; known keys: {', '.join(keys(cfg))}")
+        raise UsageError(f"unknown config key {full!r}{hint}; known keys: {', '.join(known)}")
     current = getattr(cfg, head)
     if rest:
         if not dataclasses.is_dataclass(current):
-            raise UsageError(f"config key {key!r}: {head!r} has no sub-keys")
-        return dataclasses.replace(cfg, **{head: set_key(current, rest, value)})
+            raise UsageError(f"config key {full!r}: {_prefix + head!r} has no sub-keys")
+        return dataclasses.replace(
+            cfg, **{head: set_key(current, rest, value, f"{_prefix}{head}.")}
+        )
     if dataclasses.is_dataclass(current):
-        raise UsageError(f"config key {key!r} is a group: set one of its fields ({head}.<name>)")
-    return dataclasses.replace(cfg, **{head: _parse(value, _field_types(type(cfg))[head], key)})
+        raise UsageError(f"config key {full!r} is a group: set one of its fields ({full}.<name>)")
+    return dataclasses.replace(cfg, **{head: _parse(value, _field_types(type(cfg))[head], full)})
 
 
 def apply_overrides(cfg: Any, overrides: Iterable[str]) -> Any:

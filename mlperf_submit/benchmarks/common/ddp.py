@@ -25,6 +25,23 @@ def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
+def shard_model(model: nn.Module) -> nn.Module:
+    """FSDP2 (``loop.data_parallel=fsdp2``) when a torch process group exists: weights,
+    gradients and optimizer state sharded over the ranks. One ``fully_shard`` per entry of every
+    ModuleList (a transformer's blocks: one block is gathered at a time), then one on the root
+    for the rest (embeddings, head). Shards in place; build the optimizer afterwards."""
+    if _group() is None:
+        return model
+    from torch.distributed.fsdp import fully_shard
+
+    for module in list(model.modules()):
+        if isinstance(module, nn.ModuleList):
+            for block in module:
+                fully_shard(block)
+    fully_shard(model)
+    return model
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     """The module itself, without DDP or torch.compile wrappers (for state_dict and eval)."""
     inner = getattr(model, "module", model)

@@ -52,6 +52,10 @@ class RunContext:
     synthetic: bool = False
     division: str = "closed"
     ruleset: str = ""
+    log_only: bool = False
+    """Only the init section is written (``train --log-only``): no data is read, no step is
+    taken, so ``build_model`` may put the parameters on the meta device (no storage) -- how
+    the 8B preset's init section is checked on a machine that cannot hold 8B weights."""
 
 
 @dataclass(frozen=True)

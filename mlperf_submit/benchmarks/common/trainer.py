@@ -111,12 +111,12 @@ class Trainer:
 
     def log_only(self):
         """The init section alone (submission keys, hyperparameters), then init_stop."""
-        self.init()
+        self.init(warm_up=False)  # nothing is trained: no steps (the model may be on meta)
         self.logger.end("init_stop", sync=True)
         return self.logger.finish(print_verdict=False)
 
     # -- init ----------------------------------------------------------------------------------
-    def init(self) -> None:
+    def init(self, *, warm_up: bool = True) -> None:
         log = self.logger
         log.cache_clear(self.cache_cleared)
         log.init_start()
@@ -130,12 +130,16 @@ class Trainer:
             torch.set_num_threads(self.loop.threads)
         self.build()
         self.bm.prepare_pipeline()
-        self.warm_up()
+        if warm_up:
+            self.warm_up()
 
     def build(self) -> None:
         # Same initial weights on every rank (DDP would broadcast rank 0's anyway).
         torch.manual_seed(derive_seed(self.ctx.seed, 0, "model"))
         model = self.bm.build_model()
+        if self.loop.data_parallel == "fsdp2":
+            # fully_shard replaces the parameters by sharded ones: before the optimizer sees them.
+            model = ddp.shard_model(model)
         self.optimizer, self.scheduler = self.bm.build_optimizer(model)
         self.logger.hyperparameters(
             {
@@ -146,7 +150,9 @@ class Trainer:
         )
         if self.loop.compile:
             model = torch.compile(model)
-        self.model = ddp.wrap_model(model, self.device)
+        if self.loop.data_parallel == "ddp":
+            model = ddp.wrap_model(model, self.device)
+        self.model = model
         # Per-rank streams from here on (augmentation, dropout).
         torch.manual_seed(derive_seed(self.ctx.seed, self.ctx.rank, "train"))
 

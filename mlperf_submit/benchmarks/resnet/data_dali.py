@@ -89,6 +89,25 @@ def _pipelines():
     return train_pipe, eval_pipe
 
 
+def _guarded(call, root):
+    """``call()``, with DALI's read/decode failures (a RuntimeError) turned into an
+    InputError: a corrupt dataset is bad input, not a crash. DALI does not name the file."""
+    try:
+        return call()
+    except RuntimeError as err:
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        useful = [ln for ln in lines if "Error in" in ln or "failure" in ln or "error:" in ln]
+        detail = "; ".join(dict.fromkeys(useful or lines[:1]))
+        raise InputError(
+            f"{root}: DALI could not read or decode a sample ({detail}); "
+            "data.loader=torch names the offending file"
+        ) from None
+
+
+def _guarded_next(it: Iterator, root):
+    return _guarded(lambda: next(it), root)
+
+
 class DaliImageNet(DataSplits):
     def __init__(
         self,
@@ -134,30 +153,38 @@ class DaliImageNet(DataSplits):
                 f"{root / 'train'}: {self.train_samples} images are fewer than one global batch "
                 f"({batch_size} x {world} ranks); lower data.batch_size"
             )
-        self._train_it = DALIGenericIterator(
-            [self._train_pipe],
-            ["data", "label"],
-            reader_name="Reader",
-            last_batch_policy=LastBatchPolicy.DROP,
-            auto_reset=True,
+        # The iterators prefetch their first batch at construction: guarded like next().
+        self._train_it = _guarded(
+            lambda: DALIGenericIterator(
+                [self._train_pipe],
+                ["data", "label"],
+                reader_name="Reader",
+                last_batch_policy=LastBatchPolicy.DROP,
+                auto_reset=True,
+            ),
+            root,
         )
-        self._eval_it = DALIGenericIterator(
-            [self._eval_pipe],
-            ["data", "label"],
-            reader_name="Reader",
-            last_batch_policy=LastBatchPolicy.PARTIAL,
-            auto_reset=True,
+        self._eval_it = _guarded(
+            lambda: DALIGenericIterator(
+                [self._eval_pipe],
+                ["data", "label"],
+                reader_name="Reader",
+                last_batch_policy=LastBatchPolicy.PARTIAL,
+                auto_reset=True,
+            ),
+            root,
         )
         self._stream: Iterator | None = None
+        self._root = root
 
     def _next_train(self):
         if self._stream is None:
             self._stream = iter(self._train_it)
         try:
-            return next(self._stream)
+            return _guarded_next(self._stream, self._root)
         except StopIteration:  # the shard's epoch ended (auto_reset re-arms it): go on
             self._stream = iter(self._train_it)
-            return next(self._stream)
+            return _guarded_next(self._stream, self._root)
 
     @staticmethod
     def _unpack(out) -> tuple[torch.Tensor, torch.Tensor]:
@@ -169,7 +196,12 @@ class DaliImageNet(DataSplits):
             yield self._unpack(self._next_train())
 
     def eval_batches(self) -> Iterable:
-        for out in self._eval_it:
+        it = iter(self._eval_it)
+        while True:
+            try:
+                out = _guarded_next(it, self._root)
+            except StopIteration:
+                return
             yield self._unpack(out)
 
     def close(self) -> None:
