@@ -31,6 +31,11 @@ from mlperf_submit.compliance.system_desc import SystemDesc, load_system_desc
 from mlperf_submit.errors import InputError
 
 
+def _in(path: str, message: str) -> str:
+    """Prefix a message with the file it is about, unless it already starts with it."""
+    return message if message.startswith(path) else f"{path}: {message}"
+
+
 def is_org_folder(path: str) -> bool:
     return os.path.isdir(os.path.join(path, "systems")) and os.path.isdir(
         os.path.join(path, "results")
@@ -106,7 +111,7 @@ def check_org(
                 Finding(
                     f.severity,
                     f.kind,
-                    f"{desc.path}: {f.message}",
+                    _in(desc.path, f.message),
                     key=f.key,
                     file_lineno=f.file_lineno,
                     hint=f.hint,
@@ -117,7 +122,7 @@ def check_org(
             rep.errors.append(Finding("error", "system", "System description file checker failed"))
     for desc in rep.systems:
         rep.warnings.extend(
-            Finding(f.severity, f.kind, f"{desc.path}: {f.message}", key=f.key, hint=f.hint)
+            Finding(f.severity, f.kind, _in(desc.path, f.message), key=f.key, hint=f.hint)
             for f in desc.warnings
         )
 

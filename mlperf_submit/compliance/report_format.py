@@ -294,7 +294,7 @@ def _file_lines(fr, quiet: bool, indent: str = "") -> list[str]:
         extra = f"{ttt:.3f} min" if ttt is not None else "no run_start/run_stop"
         return [f"{head}  ({extra})"]
     lines = [head]
-    if fr.n_mllog == 0:
+    if fr.n_mllog == 0 and not fr.official_crash:
         lines.append(
             f"{indent}      {_rel(fr.path)}: no ':::MLLOG ' line at all (is it an MLPerf log?)"
         )

@@ -299,9 +299,33 @@ def check_result_files(
     return rep
 
 
+def _unreadable(path: str, ruleset: str, why: str):
+    """A stand-in report for a result file that cannot be read (the official tools crash)."""
+    from mlperf_submit.compliance.filecheck import FileReport, RunFacts
+
+    finding = Finding("error", "crash", why, hint="replace it with the run's log (a text file)")
+    return FileReport(
+        path=path,
+        ruleset=ruleset,
+        passed=False,
+        errors=[],  # the crash finding is official_crash_finding (reasons() lists it first)
+        warnings=[],
+        official_crash=why,
+        n_mllog=0,
+        n_parse_errors=0,
+        configs=[],
+        facts=RunFacts(),
+        official_crash_finding=finding,
+    )
+
+
 def _check_runs(rep: DirReport, files: Sequence[str], ruleset: str, check: Callable) -> None:
     for path in files:
-        fr = check(path, ruleset)
+        try:
+            fr = check(path, ruleset)
+        except InputError as err:  # a directory or a dangling link named result_*.txt
+            why = str(err).removeprefix(f"{path}: ")
+            fr = _unreadable(path, ruleset, f"{why} (the official tools crash on it)")
         rep.files.append(fr)
         if fr.official_crash:
             rep.official_crash = rep.official_crash or f"{path}: {fr.official_crash}"
@@ -418,12 +442,6 @@ def _score(rep: DirReport, directory: str | None) -> None:
     rep.score = score_runs(ttts, rep.benchmark, scaling)
     if rep.score.too_many_failures:
         _warn(rep, "score", rep.score.note)
-
-
-def check_dir_or_files(path_or_paths, ruleset: str, **kw) -> DirReport:
-    if isinstance(path_or_paths, str):
-        return check_result_dir(path_or_paths, ruleset, **kw)
-    return check_result_files(path_or_paths, ruleset, **kw)
 
 
 __all__ = [

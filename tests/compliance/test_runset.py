@@ -272,3 +272,15 @@ def test_power_failures_count_toward_the_olympic_tolerance(small):
     _power(small, [([0, 1], [0])] * 8)
     rep = check_result_dir(str(small), SMALL_ORG_RULESET)
     assert rep.power_failing == ["result_8", "result_9"] and not rep.passed
+
+
+def test_a_directory_or_dangling_link_named_like_a_result_is_a_failing_run(small):
+    (small / "result_9.txt").unlink()
+    (small / "result_9.txt").mkdir()
+    (small / "result_8.txt").unlink()
+    (small / "result_8.txt").symlink_to(small / "nowhere")
+    rep = check_result_dir(str(small), SMALL_ORG_RULESET)
+    assert not rep.passed and rep.failing == ["result_8", "result_9"]
+    crashed = [fr for fr in rep.files if fr.official_crash]
+    assert len(crashed) == 2 and all("official tools crash" in fr.official_crash for fr in crashed)
+    assert "is a directory" in crashed[1].reasons(1)[0]
