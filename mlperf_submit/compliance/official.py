@@ -239,6 +239,12 @@ def result_summarizer(org: str, ruleset: str, timeout: float = DEFAULT_TIMEOUT) 
         if not v.crashed:
             v.extra["scores"] = _read_scores(out_csv)
             v.extra["rcp"] = _read_detailed(out_csv.replace(".csv", "_detailed.csv"))
+            # "<ValueError> in <file>": the runs it dropped (failed compliance or parse errors)
+            v.extra["dropped_files"] = sorted(
+                ln.rsplit(" in ", 1)[1]
+                for ln in out.splitlines()
+                if " in " in ln and ln.rstrip().endswith(".txt") and not ln.startswith(" ")
+            )
             critical = [ln for ln in out.splitlines() if "CRITICAL ERROR" in ln]
             v.errors.extend(critical)
             v.passed = not critical
@@ -365,7 +371,23 @@ def compare_with_official(target, args=None) -> None:
             _disagree(target, "verdict", rep.path, ours, v.verdict)
         s = result_summarizer(rep.path, rs)
         target.official.append(s)
-        for d in rep.dirs:
-            if not s.crashed:
+        if not s.crashed:
+            for d in rep.dirs:
                 _score_vs(target, d, s.extra.get("scores", {}))
+            ours = {
+                os.path.abspath(fr.path)
+                for d in rep.dirs
+                if not d.skipped
+                for fr in d.files
+                if not fr.passed
+            }
+            theirs = {os.path.abspath(p) for p in s.extra.get("dropped_files", [])}
+            for path in sorted(ours ^ theirs):
+                _disagree(
+                    target,
+                    "file",
+                    path,
+                    "FAIL" if path in ours else "PASS",
+                    "FAIL" if path in theirs else "PASS",
+                )
         target.official.append(repo_checker(rep.path, rs))

@@ -16,7 +16,8 @@ from .runset_fixtures import (
     SMALL_ORG,
     SMALL_ORG_RULESET,
     copy_tree,
-    manifest_rows,
+    edit_log,
+    set_key,
     snapshot,
 )
 
@@ -76,20 +77,22 @@ def test_package_checker_crash_and_repo_checker_fail_on_copies(small_org, tmp_pa
     assert snapshot(org) == before
 
 
-def test_compare_with_official_on_an_org_finds_no_disagreement(corpus_dir, small_org):
-    before = snapshot(small_org)
-    report = check_org(str(small_org), SMALL_ORG_RULESET)
-    target = Target(str(small_org), "org", SMALL_ORG_RULESET, "--ruleset", report)
+def test_compare_with_official_on_an_org_finds_no_disagreement(small_org, tmp_path):
+    org = copy_tree(small_org, tmp_path / SMALL_ORG[2])
+    broken = next(org.glob("results/*/*/result_3.txt"))
+    edit_log(broken, set_key("run_stop", drop=True))  # one non-compliant run: dropped, accepted
+    before = snapshot(org)
+    report = check_org(str(org), SMALL_ORG_RULESET)
+    target = Target(str(org), "org", SMALL_ORG_RULESET, "--ruleset", report)
     official.compare_with_official(target)
     tools = {v.tool: v for v in target.official}
     assert set(tools) == {"package_checker", "result_summarizer", "repo_checker"}
-    assert tools["package_checker"].verdict == "PASS"
+    assert tools["package_checker"].verdict == "PASS" == report.verdict
     assert tools["package_checker"].message == "PACKAGE CHECKER FOUND NO ERRORS, SUCCESS !"
-    row = next(
-        r for r in manifest_rows(corpus_dir) if (r["round"], r["submitter"]) == ("v5.1", "Dell")
-    )
-    score = tools["result_summarizer"].extra["scores"][(row["system"], row["benchmark"])]
-    assert abs(score - float(row["official_score_minutes"])) <= 1e-9
-    assert tools["result_summarizer"].extra["rcp"][(row["system"], row["benchmark"])] == "Pass"
+    summary = tools["result_summarizer"].extra
+    assert summary["dropped_files"] == [str(broken)]
+    d = report.dirs[0]
+    assert summary["scores"][(d.system, d.benchmark)] == d.score.minutes
+    assert summary["rcp"][(d.system, d.benchmark)] == "Pass"
     assert target.disagreements == []
-    assert snapshot(small_org) == before
+    assert snapshot(org) == before
