@@ -95,7 +95,8 @@ def _line(f, indent="    ") -> str:
     return text
 
 
-def print_human(rep, summary_files: list[str], out=sys.stdout) -> None:
+def print_human(rep, summary_files: list[str], out=None) -> None:
+    out = out or sys.stdout
     org = rep.org
     how = " (inferred: the newest ruleset with all its benchmarks)" if rep.ruleset_inferred else ""
     print(f"verify {rep.folder} — ruleset {rep.ruleset}{how}", file=out)
