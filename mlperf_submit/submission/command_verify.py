@@ -73,6 +73,7 @@ def report_dict(rep, summary_files: list[str]) -> dict:
                 for d in org.dirs
             ],
         },
+        "notes": rep.notes,
         "tree": {
             "errors": [_finding(f) for f in rep.tree_errors],
             "warnings": [_finding(f) for f in rep.tree_warnings],
@@ -105,6 +106,8 @@ def print_human(rep, summary_files: list[str], out=None) -> None:
         print(f"    the official package_checker would crash: {org.official_crash}", file=out)
     for f in org.errors:
         print(_line(f), file=out)
+    for note in rep.notes:
+        print(f"    NOTE: {note}", file=out)
     for d in org.dirs:
         score = (
             f"score {d.score.minutes:.6g} min"

@@ -78,6 +78,26 @@ def default_ruleset(folder: str) -> str:
     return sorted(common, key=meta.version_key)[-1]
 
 
+def official_behaviour_notes(org: OrgReport) -> list[str]:
+    """Explain verdicts that come from a quirk of the official tools rather than the rules."""
+    notes = []
+    no_seed = {
+        d.path
+        for d in org.dirs
+        if any(f.kind == "seed" and "logs no seed" in f.message for f in d.errors)
+    }
+    if no_seed and meta.version_key(org.ruleset) < (4, 1, 0):
+        notes.append(
+            f"official behaviour: package_checker's seed checker requires a `seed` line in every "
+            f"closed-division result file for every ruleset from 1.0.0 to 6.1.0, {org.ruleset} "
+            "included, although the rules require logging seeds only from v4.1 "
+            f"({len(no_seed)} dir(s) here); the official tool rejects this folder the same way"
+        )
+    if any(d.seed_bypass for d in org.dirs):
+        notes.append("a seed-checker bypass is active for some dirs (package_checker_params)")
+    return notes
+
+
 def verify_org(
     folder: str,
     ruleset: str | None = None,
@@ -98,6 +118,7 @@ def verify_org(
         tree += implementation_findings(org)
     tree += platform_findings(org)
     rep = VerifyReport(folder, ruleset, inferred, org, tree, summary_tables(org))
+    rep.notes = official_behaviour_notes(org)
     if official:
         from mlperf_submit.submission.official_compare import compare_with_official
 
