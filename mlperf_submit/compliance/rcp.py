@@ -588,3 +588,20 @@ def check_rcp_files(
             "the official RCP checker's outcome then depends on the directory listing order"
         )
     return res
+
+
+def apply_scaling(directory: str, result: RcpResult) -> str | None:
+    """Do to ``<directory>/scaling.json`` what the official ``set_scaling=True`` check does.
+
+    Only for callers that ask for it explicitly (the checks never call this): ``delete`` removes
+    the file, ``write`` replaces it with ``{"scaling_factor": <factor>}`` written as the official
+    tool writes it, ``keep`` leaves it. Returns the path written, or None.
+    """
+    path = os.path.join(directory, "scaling.json")
+    if result.scaling_action in ("delete", "write") and os.path.exists(path):
+        os.remove(path)
+    if result.scaling_action != "write":
+        return None
+    with open(path, "w") as f:
+        f.write(json.dumps({"scaling_factor": result.scaling_written}))
+    return path

@@ -17,6 +17,7 @@ from mlperf_logging.rcp_checker import rcp_checker as official
 from mlperf_submit.compliance.rcp import (
     SUBMISSION_RUNS,
     RcpTable,
+    apply_scaling,
     check_rcp_files,
     read_rcp_point,
 )
@@ -265,3 +266,18 @@ def test_ruleset_without_rcp_check_is_a_crash_like_the_official(small_dir):
     assert res.crash and "only supported" in res.crash
     res = check_rcp_files(files, "4.1.0")  # no dlrm_dcnv2? it has one: then a real result
     assert res.crash is None or "rcps_" in res.crash
+
+
+def test_apply_scaling_does_exactly_what_the_official_side_effect_does(small_dir, tmp_path):
+    directory, ruleset = small_dir
+    files = [str(p) for p in _files(directory)]
+    twin = tmp_path / "twin" / directory.name
+    shutil.copytree(directory, twin)
+    official.check_directory(
+        str(twin), "training", ruleset, False, False, rcp_pass="pruned_rcps", set_scaling=True
+    )
+    res = check_rcp_files(files, ruleset)
+    assert res.scaling_action == "write"
+    (directory / "scaling.json").write_text('{"scaling_factor": 9}')
+    assert apply_scaling(str(directory), res) == str(directory / "scaling.json")
+    assert (directory / "scaling.json").read_bytes() == (twin / "scaling.json").read_bytes()
