@@ -45,6 +45,14 @@ RUN_SECTION_KEYS = frozenset(
 )
 
 
+def is_run_section_finding(finding) -> bool:
+    """True for a finding that only says a run-section key is missing (--log-only logs)."""
+    if finding.key in RUN_SECTION_KEYS:
+        return True
+    names = {n.strip() for n in (finding.rule or "").split("|")}
+    return finding.kind == "alternatives" and bool(names) and names <= RUN_SECTION_KEYS
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("benchmark", help="benchmark name (resnet, llama31_8b)")
     p.add_argument("--preset", default="tiny", help="named config (default: tiny)")
@@ -150,6 +158,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     division = args.division or ("open" if args.synthetic else "closed")
     ruleset = args.ruleset or bm_cls.default_ruleset
+    if not args.log_only and args.data is None and args.synthetic is None:
+        raise UsageError("give the dataset: --data DIR (real) or --synthetic DIR (generated)")
+    if args.data is not None and not args.data.is_dir():
+        raise UsageError(f"--data {args.data}: not a directory")
     closed_problems = getattr(cfg, "closed_problems", None)
     if division == "closed" and callable(closed_problems) and closed_problems():
         raise UsageError(
@@ -157,10 +169,6 @@ def run(args: argparse.Namespace) -> int:
             + "; ".join(closed_problems())
             + " (use --division open)"
         )
-    if not args.log_only and args.data is None and args.synthetic is None:
-        raise UsageError("give the dataset: --data DIR (real) or --synthetic DIR (generated)")
-    if args.data is not None and not args.data.is_dir():
-        raise UsageError(f"--data {args.data}: not a directory")
     return _run(args, bm_cls, cfg, division, ruleset)
 
 

@@ -1,0 +1,105 @@
+"""Both input pipelines (DALI, torch DataLoader + PIL) on the synthetic ImageNet: shapes,
+labels, sharding (every eval image exactly once over the ranks, equal train steps per rank),
+and bad datasets reported as InputError naming the path."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from mlperf_submit.benchmarks.resnet import data_common, data_dali
+from mlperf_submit.benchmarks.resnet.data_torch import TorchImageNet
+from mlperf_submit.errors import InputError
+
+needs_dali = pytest.mark.skipif(not data_dali.available(), reason="nvidia-dali is not installed")
+KW = dict(image_size=16, batch_size=32, eval_batch_size=64, min_area=0.5)
+
+
+def torch_splits(root, rank=0, world=1):
+    train = data_common.list_split(root, "train")
+    val = data_common.list_split(root, "val", train.classes)
+    return TorchImageNet(train, val, workers=0, rank=rank, world=world, seed=5, **KW)
+
+
+def dali_splits(root, rank=0, world=1):
+    return data_dali.DaliImageNet(
+        root, threads=1, rank=rank, world=world, seed=5, device=torch.device("cpu"), **KW
+    )
+
+
+BUILDERS = [
+    pytest.param(dali_splits, marks=needs_dali, id="dali"),
+    pytest.param(torch_splits, id="torch"),
+]
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_batches_are_normalised_nchw_with_labels(tiny_imagenet, build):
+    data = build(tiny_imagenet)
+    assert (data.train_samples, data.eval_samples) == (400, 200)
+    batches = list(data.train_epoch(0))
+    assert len(batches) == 400 // 32
+    x, y = batches[0]
+    assert x.shape == (32, 3, 16, 16) and x.dtype == torch.float32
+    assert -3.0 < float(x.mean()) < 3.0 and float(x.std()) > 0.1
+    assert y.dtype == torch.int64 and set(y.tolist()) <= set(range(10))
+    data.close()
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_two_ranks_share_eval_exactly_and_step_together(tiny_imagenet, build):
+    shards = [build(tiny_imagenet, rank=r, world=2) for r in (0, 1)]
+    labels = [torch.cat([y for _, y in s.eval_batches()]) for s in shards]
+    everything = torch.cat(labels)
+    assert len(everything) == 200
+    assert torch.bincount(everything, minlength=10).tolist() == [20] * 10
+    steps = [sum(1 for _ in s.train_epoch(1)) for s in shards]
+    assert steps == [400 // 64] * 2
+    for s in shards:
+        s.close()
+
+
+@needs_dali
+def test_dali_and_torch_agree_on_eval_labels(tiny_imagenet):
+    a = torch.cat([y for _, y in dali_splits(tiny_imagenet).eval_batches()])
+    b = torch.cat([y for _, y in torch_splits(tiny_imagenet).eval_batches()])
+    assert torch.equal(a, b)
+
+
+def test_layout_errors_name_the_path(tmp_path):
+    (tmp_path / "train").mkdir()
+    with pytest.raises(InputError, match=r"val: not a directory"):
+        data_common.check_layout(tmp_path)
+    (tmp_path / "val").mkdir()
+    with pytest.raises(InputError, match="no class folders"):
+        data_common.list_split(tmp_path, "train")
+
+
+@pytest.fixture
+def corrupt_copy(tiny_imagenet, tmp_path):
+    root = tmp_path / "corrupt"
+    shutil.copytree(tiny_imagenet, root)
+    bad = root / "train" / "n00000003" / "n00000003_5.JPEG"
+    bad.write_bytes(b"\x00garbage, not a JPEG" * 3)
+    return root, bad
+
+
+def test_corrupt_jpeg_torch_names_the_file(corrupt_copy):
+    root, bad = corrupt_copy
+    data = torch_splits(root)
+    with pytest.raises(InputError, match=str(bad)):
+        for _ in range(3):
+            for _batch in data.train_epoch(0):
+                pass
+
+
+@needs_dali
+def test_corrupt_jpeg_dali_is_an_input_error(corrupt_copy):
+    root, _ = corrupt_copy
+    with pytest.raises(InputError, match="DALI could not read or decode"):
+        data = dali_splits(root)
+        for _ in range(3):
+            for _batch in data.train_epoch(0):
+                pass
