@@ -53,7 +53,13 @@ class OfficialVerdict:
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d.pop("output")
-        d["extra"] = {k: {str(kk): vv for kk, vv in v.items()} for k, v in self.extra.items()}
+        # (system, benchmark) tuple keys become "system/benchmark" strings
+        d["extra"] = {
+            k: {"/".join(kk) if isinstance(kk, tuple) else str(kk): vv for kk, vv in v.items()}
+            if isinstance(v, dict)
+            else v
+            for k, v in self.extra.items()
+        }
         d["verdict"] = self.verdict
         return d
 

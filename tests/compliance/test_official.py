@@ -9,7 +9,7 @@ import pytest
 
 from mlperf_submit.compliance import official
 from mlperf_submit.compliance.orgfolder import check_org
-from mlperf_submit.compliance.report_format import Target
+from mlperf_submit.compliance.report_format import Target, to_json
 from mlperf_submit.compliance.runset import check_result_dir
 
 from .runset_fixtures import (
@@ -96,3 +96,7 @@ def test_compare_with_official_on_an_org_finds_no_disagreement(small_org, tmp_pa
     assert summary["rcp"][(d.system, d.benchmark)] == "Pass"
     assert target.disagreements == []
     assert snapshot(org) == before
+    doc = json.loads(json.dumps(to_json([target], 0)))  # what check --official --json prints
+    extra = doc["targets"][0]["official"][1]["extra"]
+    assert extra["scores"][f"{d.system}/{d.benchmark}"] == d.score.minutes
+    assert extra["dropped_files"] == [str(broken)]
