@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance.hints import add_hints
-from mlperf_submit.compliance.parser import BadLine, LogLine, iter_file
+from mlperf_submit.compliance.parser import LogLine, iter_file
 from mlperf_submit.compliance.rules import CheckResult, Finding, RuleEngine
 
 # Keys whose values the run-set checks and reports need (everything else is only rules).
@@ -170,17 +170,10 @@ def check_file(
     """Parse and check one log file in a single streaming pass."""
     engine = RuleEngine(ruleset, usage, config=config, werror=werror, quiet=quiet)
     facts = FactCollector()
-    feed = engine.feed
-    collect = facts.feed
     parse_findings: list[Finding] = []
-    for item in iter_file(path):
-        if type(item) is BadLine:
-            findings = feed(item)
-            if len(parse_findings) < 100:
-                parse_findings.extend(findings)
-            continue
-        feed(item)
-        collect(item)
+    engine.feed_all(iter_file(path, engine.key_filter(_FACT_KEYS)), facts.feed, _FACT_KEYS)
+    for bad in engine.parse_errors:
+        parse_findings.append(engine._parse_finding(bad))
     result = engine.finish()
     return report_from_result(str(path), ruleset, engine, result, facts.facts, parse_findings)
 

@@ -22,6 +22,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 
 from mlperf_submit.errors import InputError
 
@@ -58,24 +59,54 @@ def _orjson_exact(x) -> bool:
     return True
 
 
-@dataclass(slots=True)
-class LogLine:
-    """One parsed ``:::MLLOG`` line; the first five fields are the official ``LogLine``."""
+class LogLine(tuple):
+    """One parsed ``:::MLLOG`` line; the first five fields are the official ``LogLine``'s.
+
+    A tuple subclass because a log can have millions of them: creating one is a single C call.
+    Rule code reads them through the same attribute names as the official dataclass. (The one
+    rule BEGIN block that copies and edits lines gets :class:`MutableLogLine` copies.)
+    """
+
+    __slots__ = ()
+    _fields = ("full_string", "timestamp", "key", "value", "lineno", "file_lineno")
+
+    def __new__(cls, full_string, timestamp, key, value, lineno, file_lineno):
+        return tuple.__new__(cls, (full_string, timestamp, key, value, lineno, file_lineno))
+
+    full_string = property(itemgetter(0))
+    timestamp = property(itemgetter(1))
+    key = property(itemgetter(2))
+    value = property(itemgetter(3))  # {'value': ..., 'metadata': ...}
+    lineno = property(itemgetter(4))  # official 0-based index among MLLOG lines
+    file_lineno = property(itemgetter(5))  # real 1-based line in the file
+
+    @property
+    def metadata(self):
+        return self[3]["metadata"]
+
+    @property
+    def val(self):
+        return self[3]["value"]
+
+    def __repr__(self):
+        return (
+            f"LogLine(key={self[2]!r}, value={self[3]!r}, lineno={self[4]}, file_lineno={self[5]})"
+        )
+
+
+@dataclass
+class MutableLogLine:
+    """The official tool's mutable LogLine, for rule code that copies and edits lines."""
 
     full_string: str
     timestamp: float
     key: object
     value: dict
     lineno: int
-    file_lineno: int
+    file_lineno: int = -1
 
-    @property
-    def metadata(self):
-        return self.value["metadata"]
 
-    @property
-    def val(self):
-        return self.value["value"]
+_new_logline = tuple.__new__
 
 
 @dataclass(slots=True)
@@ -151,8 +182,35 @@ def parse_mllog_text(text: str, lineno: int, file_lineno: int) -> LogLine | BadL
     return LogLine(text, ts, key, {"value": value, "metadata": metadata}, lineno, file_lineno)
 
 
-def iter_lines(lines: Iterable[str], start_file_lineno: int = 1) -> Iterator[LogLine | BadLine]:
-    """Parse already-split text lines (universal-newline semantics are the caller's job)."""
+class KeyFilter:
+    """Which parsed lines a consumer wants as objects (the rest are only validated and counted).
+
+    The rules engine keeps one up to date as configs start, so lines whose keys no rule reads
+    (often most of a log) never become :class:`LogLine` objects.
+    """
+
+    __slots__ = ("all", "keys", "skipped")
+
+    def __init__(self, keys=(), everything: bool = False):
+        self.all = everything
+        self.keys = set(keys)
+        self.skipped = 0  # valid lines that were not wanted
+
+    def wants(self, key) -> bool:
+        return self.all or (type(key) is str and (key in self.keys or key[:11] == "submission_"))
+
+
+_FINITE = 1.7976931348623157e308
+
+
+def iter_lines(
+    lines: Iterable[str], start_file_lineno: int = 1, wanted: KeyFilter | None = None
+) -> Iterator[LogLine | BadLine]:
+    """Parse already-split text lines (universal-newline semantics are the caller's job).
+
+    With ``wanted``, valid lines it does not want are counted in ``wanted.skipped`` instead of
+    being yielded; bad lines are always yielded.
+    """
     index = 0
     parse = parse_mllog_text
     fast = _orjson_loads
@@ -166,31 +224,76 @@ def iter_lines(lines: Iterable[str], start_file_lineno: int = 1) -> Iterator[Log
         # Infinity, lone surrogates, huge numbers) and gives the same objects for it; anything
         # it refuses, or that lacks a field, takes the exact path below.
         if fast is not None and len(text) > _TOKEN_LEN:
-            body = text[_TOKEN_LEN:]
             try:
-                m = fast(body)
+                m = fast(text[_TOKEN_LEN:])
             except Exception:
                 m = None
             if type(m) is dict:
                 try:
                     ts = m["time_ms"]
+                    if type(ts) is not float:
+                        ts = float(ts)
+                    key = m["key"]
                     value = m["value"]
                     metadata = m["metadata"]
-                    if exact(value) and exact(metadata):
-                        yield LogLine(
-                            text,
-                            ts if type(ts) is float else float(ts),
-                            m["key"],
-                            {"value": value, "metadata": metadata},
-                            index,
-                            file_lineno,
+                    ok = -_FINITE <= ts <= _FINITE
+                    if (
+                        ok
+                        and wanted is not None
+                        and not (
+                            wanted.all
+                            or (
+                                type(key) is str
+                                and (key in wanted.keys or key[:11] == "submission_")
+                            )
+                        )
+                    ):
+                        # valid and not wanted: the values are never read, so their exactness
+                        # does not matter
+                        wanted.skipped += 1
+                        index += 1
+                        continue
+                    # inline the common shapes (scalar value, flat metadata dict)
+                    tv = type(value)
+                    if tv is float:
+                        ok = -_HUGE < value < _HUGE
+                    elif tv is dict or tv is list:
+                        ok = exact(value)
+                    if ok:
+                        if type(metadata) is dict:
+                            for x in metadata.values():
+                                tx = type(x)
+                                if tx is float:
+                                    if not -_HUGE < x < _HUGE:
+                                        ok = False
+                                        break
+                                elif (tx is dict or tx is list) and not exact(x):
+                                    ok = False
+                                    break
+                        else:
+                            ok = exact(metadata)
+                    if ok:
+                        yield _new_logline(
+                            LogLine,
+                            (
+                                text,
+                                ts,
+                                key,
+                                {"value": value, "metadata": metadata},
+                                index,
+                                file_lineno,
+                            ),
                         )
                         index += 1
                         continue
                 except Exception:
                     pass
-        yield parse(text, index, file_lineno)
+        item = parse(text, index, file_lineno)
         index += 1
+        if wanted is not None and type(item) is LogLine and not wanted.wants(item.key):
+            wanted.skipped += 1
+            continue
+        yield item
 
 
 def open_log(path: str | os.PathLike):
@@ -207,10 +310,12 @@ def open_log(path: str | os.PathLike):
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
 
 
-def iter_file(path: str | os.PathLike) -> Iterator[LogLine | BadLine]:
+def iter_file(
+    path: str | os.PathLike, wanted: KeyFilter | None = None
+) -> Iterator[LogLine | BadLine]:
     """Stream the MLLOG lines of a file; memory does not grow with its length."""
     with open_log(path) as f:
         try:
-            yield from iter_lines(f)
+            yield from iter_lines(f, 1, wanted)
         except OSError as err:
             raise InputError(f"{path}: read error: {err.strerror or err}") from None

@@ -29,6 +29,7 @@ and gets back the findings that became *definite* with it: ones no later config 
 
 from __future__ import annotations
 
+import ast
 import glob
 import json
 import math
@@ -40,7 +41,7 @@ from functools import cache, lru_cache
 
 import yaml
 
-from mlperf_submit.compliance.parser import BadLine, LogLine
+from mlperf_submit.compliance.parser import BadLine, KeyFilter, LogLine, MutableLogLine
 from mlperf_submit.errors import UsageError
 
 try:  # the C loader is ~10x faster; the official tool uses it when present too
@@ -153,6 +154,74 @@ class _KeyRule:
     atleast_src: str | None
     is_submission: bool
     enqueues: frozenset[str] | None  # configs its code may enqueue; None = cannot tell
+    all_checks: object = None  # one code object for "every CHECK passes", when that is safe
+    exactly_one: bool = False
+
+
+_PURE_NODES = (
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.Compare,
+    ast.Subscript,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Attribute,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.IfExp,
+    ast.Slice,
+    ast.Tuple,
+    ast.List,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.Invert,
+    ast.operator,
+    ast.cmpop,
+)
+_PURE_CALLS = frozenset({"is_integer", "abs", "round", "len", "min", "max", "int", "float"})
+
+
+def _is_pure(src: str) -> bool:
+    """True when evaluating the expression has no side effects (so it may be evaluated twice)."""
+    try:
+        tree = ast.parse(src.strip(), mode="eval")
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Name) and f.id in _PURE_CALLS:
+                continue
+            if (
+                isinstance(f, ast.Attribute)
+                and isinstance(f.value, ast.Name)
+                and f.value.id == "math"
+            ):
+                continue
+            return False
+        if isinstance(node, (ast.keyword,)):
+            continue
+        if not isinstance(node, _PURE_NODES):
+            return False
+    return True
+
+
+def _combine_checks(checks: list[_Code]):
+    """One expression that is true iff every CHECK is true; evaluated first, and the checks one
+    by one (for their exact messages) only when it is false or raises. Only for pure checks."""
+    if len(checks) < 2 or any(c.error is not None for c in checks):
+        return None
+    srcs = [str(c.src) for c in checks]
+    if not all(_is_pure(x) for x in srcs):
+        return None
+    try:
+        return compile(" and ".join(f"({x.strip()})" for x in srcs), "<rule>", "eval")
+    except SyntaxError:
+        return None
 
 
 @dataclass
@@ -253,6 +322,8 @@ def load_config(name: str) -> _Config:
         name, path, False, begin, begin_reads_log, end_pre, end_checks, keys, end_enqueues
     )
     for kname, rule in keys.items():
+        rule.all_checks = _combine_checks(rule.checks)
+        rule.exactly_one = rule.req == "EXACTLY_ONE"
         req = rule.req
         if req is None:
             continue
@@ -341,7 +412,6 @@ class _Run:
         self.warned: dict[str, Finding] = {}
         self.plain: list[Finding] = []
         self.crashes: list[tuple[float, Finding]] = []
-        self._line: LogLine | None = None
         self._line_index: float = -1
         self._seq = 0
         self.deferred = bool(self.cfg and self.cfg.begin_reads_log)
@@ -411,17 +481,23 @@ class _Run:
             self.process_rule(ll, key, rule)
 
     def process_rule(self, ll: LogLine, key: str, rule: _KeyRule):
-        self._line = ll
         self._line_index = ll.lineno
-        value = ll.value["value"]
-        n = self.counts.get(key, 0) + 1
-        self.counts[key] = n
-        if rule.req == "EXACTLY_ONE":
-            self._track_same(rule, ll, value, n)
+        counts = self.counts
+        n = counts.get(key, 0) + 1
+        counts[key] = n
+        if rule.exactly_one:
+            self._track_same(rule, ll, ll.value["value"], n)
         if key not in self.done_submission:
             if rule.pre is not None:
                 self._exec(ll, rule.pre, "PRE")
-            if rule.checks:
+            if rule.all_checks is not None:
+                try:
+                    ok = eval(rule.all_checks, self.state, {"ll": ll, "v": ll.value})
+                except Exception:
+                    ok = False
+                if not ok:
+                    self._eval_checks(ll, rule.checks)
+            elif rule.checks:
                 self._eval_checks(ll, rule.checks)
             if rule.post is not None:
                 self._exec(ll, rule.post, "POST")
@@ -549,7 +625,6 @@ class _Run:
     def finish(self):
         self.finished = True
         cfg = self.cfg
-        self._line = None
         self._line_index = math.inf
         for name, (count, expr) in self.atleast.items():
             if count == 0:
@@ -762,6 +837,7 @@ class RuleEngine:
         self._finished: CheckResult | None = None
         self._late: list[Finding] = []  # online findings that became definite outside feed()
         self._dispatch: dict[str, list[tuple[_Run, _KeyRule]]] = {}  # key -> live runs with a rule
+        self._filter = KeyFilter()  # the lines feed_all() needs as objects
         self._start(self.root)
         self._drain_enqueues()
         self._update_retention()
@@ -822,9 +898,59 @@ class RuleEngine:
         self._out = None
         return out
 
-    def feed_all(self, items) -> None:
+    def key_filter(self, extra=()) -> KeyFilter:
+        """A filter for ``iter_file``/``iter_lines`` that yields only the lines this engine (and
+        ``extra`` keys, and submission_* keys) needs; pass the result to ``feed_all``."""
+        self._filter.keys.update(extra)
+        return self._filter
+
+    def feed_all(self, items, observe=None, observe_keys: frozenset = frozenset()) -> None:
+        """Offline fast path: ``feed`` every item, without collecting online findings.
+
+        ``observe(line)`` is called for each parsed line whose key is in ``observe_keys`` or
+        starts with ``submission_`` (the run facts), so one loop serves both.
+        """
+        dispatch = self._dispatch
+        buffer_append = self.buffer.append
+        retain_all = self._retain_all
+        retain_keys = self._retain_keys
+        n = 0
         for item in items:
-            self.feed(item)
+            if type(item) is BadLine:
+                self.n_lines += n
+                self.n_parsed += n
+                n = 0
+                self.feed(item)
+                continue
+            n += 1
+            key = item.key
+            if type(key) is not str:
+                if retain_all:
+                    buffer_append(item)
+                continue
+            if retain_all or key in retain_keys:
+                buffer_append(item)
+            targets = dispatch.get(key)
+            if targets is not None:
+                for run, rule in targets:
+                    run.process_rule(item, key, rule)
+                if self._pending_enqueue or self._chain_changed:
+                    self.n_lines += n
+                    self.n_parsed += n
+                    n = 0
+                    if self._pending_enqueue:
+                        self._drain_enqueues()
+                    if self._chain_changed:
+                        self._update_retention()
+                    buffer_append = self.buffer.append
+                    retain_all = self._retain_all
+                    retain_keys = self._retain_keys
+            if observe is not None and (key in observe_keys or key[:11] == "submission_"):
+                observe(item)
+        skipped = self._filter.skipped  # valid lines the filter did not pass on
+        self._filter.skipped = 0
+        self.n_lines += n + skipped
+        self.n_parsed += n + skipped
 
     def finish(self) -> CheckResult:
         if self._finished is not None:
@@ -877,11 +1003,13 @@ class RuleEngine:
 
     def _go_live(self, run: _Run):
         self.live.append(run)
+        self._filter.keys.update(run.cfg.keys)
         for k, rule in run.cfg.keys.items():
             self._dispatch.setdefault(k, []).append((run, rule))
 
     def _run_deferred(self, run: _Run):
-        loglines = list(self.buffer)
+        # the official BEGIN code may copy (dataclasses.replace) and edit these lines
+        loglines = [MutableLogLine(*ll) for ll in self.buffer]
         n_real = len(loglines)
         run.begin(loglines)  # may append virtual lines (stable_diffusion's aggregated evals)
         self._go_live(run)
@@ -928,6 +1056,8 @@ class RuleEngine:
                 keys |= load_config(c).keys.keys()
         self._retain_all = retain_all
         self._retain_keys = frozenset(keys)
+        self._filter.all = retain_all
+        self._filter.keys.update(keys)
         self._future = (future, unknown)
         if not retain_all:
             if keys:
