@@ -27,7 +27,14 @@ import sys
 
 from mlperf_submit.compliance import meta
 from mlperf_submit.compliance.report_format import Target, render, to_json
-from mlperf_submit.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, InputError, UsageError
+from mlperf_submit.errors import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    InputError,
+    MLPerfSubmitError,
+    UsageError,
+)
 
 HELP = "check MLPerf logs, result dirs or org folders against the official rules"
 LOG_EXTENSIONS = (".txt", ".log")
@@ -216,6 +223,24 @@ def expand(paths: list[str], given_ruleset: str | None) -> list[tuple[str, str, 
 
 
 def run(args) -> int:
+    try:
+        return _run(args)
+    except (MLPerfSubmitError, KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as err:  # a bug of ours: still no traceback for the user, unless asked
+        if os.environ.get("MLPERF_SUBMIT_DEBUG"):
+            raise
+        raise InternalError(
+            f"internal error while checking ({type(err).__name__}: {err}); please report it "
+            "with the command line (MLPERF_SUBMIT_DEBUG=1 shows the traceback)"
+        ) from err
+
+
+class InternalError(MLPerfSubmitError):
+    exit_code = EXIT_USAGE
+
+
+def _run(args) -> int:
     plan = expand(list(args.paths), args.ruleset)
     targets = [check_target(path, kind, rs, src, args) for path, kind, rs, src in plan]
     if args.official:

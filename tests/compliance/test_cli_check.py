@@ -185,3 +185,17 @@ def test_the_console_script_is_light_and_never_prints_a_traceback(small_dir, tmp
     )
     assert run.returncode == 1 and "Traceback" not in run.stdout + run.stderr
     assert "FAIL" in run.stdout
+
+
+def test_an_internal_error_is_a_message_not_a_traceback(capsys, small_dir, monkeypatch):
+    from mlperf_submit.compliance import command
+
+    def broken(*args, **kw):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(command, "check_target", broken)
+    code, out, err = check(capsys, small_dir / "result_0.txt")
+    assert code == 2 and "internal error while checking (ZeroDivisionError: boom)" in err
+    monkeypatch.setenv("MLPERF_SUBMIT_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["check", str(small_dir / "result_0.txt")])
