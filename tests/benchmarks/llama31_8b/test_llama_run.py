@@ -1,0 +1,233 @@
+"""Whole llama31_8b runs: tiny converges to a compliant log (ours and the official checker), in
+one process and in two gloo processes (DDP and FSDP2); the 8B init section passes the closed
+rules; no dataset file is opened before run_start; bad data is a clear exit-2 error."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlperf_submit.benchmarks.llama31_8b.config import PRESETS, tiny
+from mlperf_submit.compliance.filecheck import check_file
+
+HERE = Path(__file__).resolve().parent
+TINY_TARGET = tiny().target
+
+
+def _load_fs_watch():
+    spec = importlib.util.spec_from_file_location(
+        "fs_watch", HERE.parent / "common" / "fs_watch.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.DirWatch
+
+
+def records(log: Path) -> list[dict]:
+    return [json.loads(ln.split(":::MLLOG ", 1)[1]) for ln in log.read_text().splitlines()]
+
+
+def official(log: Path, ruleset: str, tmp_path: Path) -> tuple[int, str]:
+    """The official compliance checker, run in a temp dir (it writes compliance_checker.log)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlperf_logging.compliance_checker", "--ruleset", ruleset,
+         str(log)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def assert_converged_and_compliant(log: Path, tmp_path: Path, ruleset: str = "6.1.0"):
+    report = check_file(log, ruleset)
+    assert report.passed, [f.message for f in report.errors]
+    assert report.facts.run_stop_status == "success"
+    assert report.facts.submission["submission_division"] == "open"
+    evals = report.facts.evals
+    assert evals[-1][1] <= TINY_TARGET < 1.0
+    assert all(v > TINY_TARGET for _, v, _ in evals[:-1])  # stops at the first eval that passes
+    rc, out = official(log, ruleset, tmp_path)
+    assert rc == 0 and out.strip().endswith("SUCCESS"), out
+
+
+def test_tiny_single_process(tmp_path, tiny_c4_root, train_cli):
+    log = tmp_path / "run.log"
+    DirWatch = _load_fs_watch()
+    with DirWatch(tiny_c4_root) as watch:
+        rc, out, err = train_cli(
+            "llama31_8b", "--preset", "tiny", "--seed", 1, "--log", log,
+            "--synthetic", tiny_c4_root,
+        )  # fmt: skip
+        reads = watch.drain()
+    assert rc == 0, err
+    assert_converged_and_compliant(log, tmp_path)
+    assert check_file(log, "6.0.0").passed
+    # 5.1.0's open_llama31_8b.yaml is a TODO placeholder that wants epoch_num on eval_accuracy
+    # (its closed file wants samples_count): a samples_count log fails there on that CHECK only.
+    old = check_file(log, "5.1.0")
+    assert {f.rule for f in old.errors} == {"'epoch_num' in v['metadata']"}
+    recs = records(log)
+    keys = [r["key"] for r in recs]
+    # Progress in samples_count, every eval on a multiple of the global batch.
+    for r in recs:
+        if r["key"] in ("eval_accuracy", "eval_start", "block_start"):
+            assert r["metadata"]["samples_count"] % 16 == 0
+    values = {r["key"]: r["value"] for r in recs}
+    assert values["opt_learning_rate_decay_steps"] == 600 - 20
+    assert keys.index("opt_learning_rate_warmup_steps") < keys.index(
+        "opt_learning_rate_decay_steps"
+    )
+    assert values["micro_batch_size"] == 16 and values["global_batch_size"] == 16
+    assert values["lowest_numerical_precision_in_linear"] == "fp32"
+    assert values["config_filename"].endswith("config.py:tiny")
+    assert values["eval_samples"] == 256
+    # The dataset was opened, and only after run_start (the watch saw the real reads).
+    assert any(p.endswith(".bin") for p in reads)
+
+
+def test_no_dataset_file_is_opened_before_run_start(tmp_path, tiny_c4_root, monkeypatch):
+    from mlperf_submit.benchmarks.common.interface import RunContext
+    from mlperf_submit.benchmarks.common.trainer import Trainer
+    from mlperf_submit.benchmarks.llama31_8b import data as data_mod
+    from mlperf_submit.benchmarks.llama31_8b.benchmark import LlamaBenchmark
+    from mlperf_submit.logging import MLPerfLogger
+
+    log = tmp_path / "run.log"
+    opened_after: list[list[str]] = []
+    real = data_mod.IndexedDataset
+
+    def spy(prefix):
+        opened_after.append([r["key"] for r in records(log)])
+        return real(prefix)
+
+    monkeypatch.setattr(data_mod, "IndexedDataset", spy)
+    ctx = RunContext(seed=5, data_dir=tiny_c4_root, synthetic=True, division="open",
+                     ruleset="6.1.0")  # fmt: skip
+    bm = LlamaBenchmark(tiny(), ctx)
+    logger = MLPerfLogger("llama31_8b", "6.1.0", "open", str(log), check="strict", echo=False)
+    DirWatch = _load_fs_watch()
+    with DirWatch(tiny_c4_root) as watch:
+        trainer = Trainer(bm, logger)
+        trainer.init()
+        before = watch.drain()
+        status = trainer.run()
+        trainer.data.close()
+        trainer.finish(status)
+        after = watch.drain()
+    assert before == []  # init (model, optimizer, hyperparameters) touched no file of the data
+    assert any(p.endswith(".idx") for p in after)
+    assert opened_after and all(keys[-1] != "init_stop" and "run_start" in keys
+                                for keys in opened_after)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ddp_log(tmp_path_factory, tiny_c4_root, launch_ranks) -> Path:
+    """A 2-process gloo DDP run of tiny (seed 7), shared by the tests below."""
+    log = tmp_path_factory.mktemp("ddp") / "ddp.log"
+    results = launch_ranks(
+        2, "llama31_8b", "--preset", "tiny", "--seed", 7, "--log", log,
+        "--synthetic", tiny_c4_root,
+    )  # fmt: skip
+    for rc, out in results:
+        assert rc == 0, out[-3000:]
+    return log
+
+
+def test_tiny_two_processes_ddp(tmp_path, ddp_log):
+    assert_converged_and_compliant(ddp_log, tmp_path)
+    values = {r["key"]: r["value"] for r in records(ddp_log)}
+    assert values["micro_batch_size"] == 8 and values["global_batch_size"] == 16
+    assert values["submission_platform"].startswith("2x")
+    # rank 1 echoes lines on its stdout but never writes the file: one run_stop in it.
+    assert [r["key"] for r in records(ddp_log)].count("run_stop") == 1
+
+
+def test_tiny_two_processes_fsdp2_trains_like_ddp(tmp_path, tiny_c4_root, launch_ranks, ddp_log):
+    log = tmp_path / "fsdp2.log"
+    results = launch_ranks(
+        2, "llama31_8b", "--preset", "tiny", "--seed", 7, "--log", log,
+        "--synthetic", tiny_c4_root, "loop.data_parallel=fsdp2", "data.max_samples=256",
+    )  # fmt: skip
+    for rc, out in results:
+        assert rc == 3, out[-3000:]  # budget of one block spent before the target
+    report = check_file(log, "6.1.0")
+    assert report.facts.run_stop_status == "aborted"
+    first_ddp = check_file(ddp_log, "6.1.0").facts.evals[0]
+    # Same seed, same sample order: sharded and replicated training reach the same model.
+    assert report.facts.evals[0][0] == first_ddp[0] == 256
+    assert report.facts.evals[0][1] == pytest.approx(first_ddp[1], rel=1e-4)
+
+
+@pytest.mark.parametrize("ruleset", ["6.0.0", "6.1.0"])
+def test_8b_init_section_passes_the_closed_rules(tmp_path, train_cli, ruleset):
+    assert PRESETS["8b"]().closed_problems() == []
+    log = tmp_path / "init.log"
+    rc, out, err = train_cli(
+        "llama31_8b", "--preset", "8b", "--log-only", "--log", log, "--seed", 4,
+        "--ruleset", ruleset,
+    )  # fmt: skip
+    assert rc == 0, err
+    assert "the init section passes the rules" in err
+    report = check_file(log, ruleset)
+    run_keys = {"run_start", "run_stop", "train_samples", "eval_samples", "eval_accuracy"}
+    for f in report.errors:
+        # Only what a training run logs is missing; no CHECK fails on a logged value.
+        assert f.key in run_keys or f.kind == "alternatives", f.message
+    values = {r["key"]: r["value"] for r in records(log)}
+    assert values["submission_division"] == "closed"
+    assert values["max_sequence_length"] == 8192
+    assert values["max_steps"] == 1_200_000
+    assert (
+        values["opt_learning_rate_decay_steps"]
+        == 1_200_000 - values["opt_learning_rate_warmup_steps"]
+    )
+    assert values["opt_gradient_clip_norm"] == 1.0
+    assert values["global_batch_size"] == 32
+    rc, out = official(log, ruleset, tmp_path)
+    failures = [ln for ln in out.splitlines() if "CHECK for" in ln or "failed test" in ln]
+    assert failures == [], out
+
+
+def test_tiny_is_refused_in_the_closed_division(tmp_path, tiny_c4_root, train_cli):
+    rc, out, err = train_cli(
+        "llama31_8b", "--preset", "tiny", "--log", tmp_path / "x.log", "--data", tiny_c4_root,
+        "--division", "closed",
+    )  # fmt: skip
+    assert rc == 2
+    assert "optim.max_steps=600: closed requires 1200000" in err
+    assert "Traceback" not in err
+
+
+def _copy_dataset(src_root: Path, dst: Path) -> Path:
+    src = next(src_root.glob("llama31_8b-synthetic-*"))
+    dst.mkdir()
+    for f in src.iterdir():
+        (dst / f.name).write_bytes(f.read_bytes())
+    return dst
+
+
+def test_corrupt_index_is_a_clear_error(tmp_path, tiny_c4_root, train_cli):
+    data = _copy_dataset(tiny_c4_root, tmp_path / "c4")
+    idx = data / "c4-train.en_6_text_document.idx"
+    idx.write_bytes(idx.read_bytes()[:40])  # truncated index
+    rc, out, err = train_cli(
+        "llama31_8b", "--preset", "tiny", "--log", tmp_path / "x.log", "--data", data,
+        "--division", "open",
+    )  # fmt: skip
+    assert rc == 2, err
+    assert f"{idx}: truncated" in err
+    assert "Traceback" not in err
+
+
+def test_missing_dataset_files_are_named(tmp_path, train_cli):
+    (tmp_path / "empty").mkdir()
+    rc, out, err = train_cli(
+        "llama31_8b", "--preset", "tiny", "--log", tmp_path / "x.log", "--data",
+        tmp_path / "empty", "--division", "open",
+    )  # fmt: skip
+    assert rc == 2
+    assert "no c4-train.en_<k>_text_document.idx" in err
