@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data = p.add_mutually_exclusive_group()
     data.add_argument("--synthetic", metavar="DIR", help="synthetic data (written by train)")
     data.add_argument("--data", metavar="DIR", help="real data")
-    p.add_argument("--cache-clear", default="auto", metavar="MODE",
+    p.add_argument("--cache-clear", metavar="MODE",
                    help="auto (sync + drop_caches when permitted), off, or a shell command "
                    "(default: auto)")  # fmt: skip
     p.add_argument("--no-cache-clear", dest="cache_clear", action="store_const", const="off",
@@ -171,11 +171,13 @@ def build_config(args):
         preset=preset,
         train_args=list(train_args),
         timeout_s=parse_duration(args.timeout),
-        cache_clear=args.cache_clear,
+        cache_clear=args.cache_clear or (previous.cache_clear if previous else "auto"),
         resume=args.resume or args.run_index is not None,
         retry_failed=args.retry_failed,
         run_index=args.run_index,
         command=shlex.join(["mlperf-submit", *sys.argv[1:]]),
+        sbatch_args=args.sbatch_arg or (previous.sbatch_args if previous else []),
+        time_limit=args.time_limit or (previous.time_limit if previous else None),
     )
 
 
@@ -184,9 +186,7 @@ def run(args) -> int:
     if cfg.spec.launcher == "slurm":
         from mlperf_submit.launch.slurm import run_slurm_campaign
 
-        return run_slurm_campaign(
-            cfg, sbatch_args=args.sbatch_arg, time_limit=args.time_limit, wait=not args.no_wait
-        )
+        return run_slurm_campaign(cfg, wait=not args.no_wait)
     from mlperf_submit.launch.runner import run_campaign
 
     return run_campaign(cfg)

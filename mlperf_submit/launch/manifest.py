@@ -83,10 +83,13 @@ class Manifest:
     nodes: int = 1
     nproc_per_node: int = 1
     container: str | None = None
+    cache_clear: str = "auto"  # auto | off | the site's command; --resume keeps it
     command: str = ""
     train_args: list[str] = field(default_factory=list)
     state: str = RUNNING
     slurm_jobs: list[str] = field(default_factory=list)
+    sbatch_args: list[str] = field(default_factory=list)  # slurm: kept for --resume
+    time_limit: str | None = None
     created: str = field(default_factory=now_iso)
     updated: str = field(default_factory=now_iso)
     runs: list[RunRecord] = field(default_factory=list)

@@ -75,6 +75,8 @@ class CampaignConfig:
     command: str = ""  # how the campaign was started, for the manifest
     grace_s: float = 10.0  # SIGTERM -> SIGKILL
     launcher_name: str | None = None  # recorded launcher (slurm for the loop inside sbatch)
+    sbatch_args: list[str] = field(default_factory=list)  # slurm only
+    time_limit: str | None = None  # slurm only: #SBATCH --time
 
     def base_train_args(self) -> list[str]:
         args = ["--ruleset", self.ruleset, "--division", self.division]
@@ -188,6 +190,9 @@ def prepare(cfg: CampaignConfig) -> mf.Manifest:
                 nodes=cfg.spec.nodes,
                 nproc_per_node=cfg.spec.nproc_per_node,
                 container=cfg.spec.container,
+                cache_clear=cfg.cache_clear,
+                sbatch_args=list(cfg.sbatch_args),
+                time_limit=cfg.time_limit,
                 runs_requested=cfg.runs,
                 command=cfg.command,
                 train_args=list(cfg.train_args),
@@ -442,6 +447,10 @@ class Campaign:
                 if term_at is not None and not killed and (overdue or self.stop.count > 1):
                     _signal_group(proc.pid, signal.SIGKILL)  # a second Ctrl-C: do not wait
                     killed = True
+        if reason is None and self.stop.signum:
+            # The signal reached the run's processes too (scancel signals every process of
+            # the job) and they exited before this loop noticed it.
+            reason = mf.INTERRUPTED
         # Stragglers of the run (a rank whose launcher died) must not outlive it.
         _signal_group(proc.pid, signal.SIGKILL)
         tail.poll()

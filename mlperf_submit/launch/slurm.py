@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlperf_submit.errors import UsageError
+from mlperf_submit.errors import InputError, UsageError
 from mlperf_submit.launch import manifest as mf
 from mlperf_submit.launch.commandline import CONTAINER_NAME
 from mlperf_submit.launch.env import DEFAULT_MASTER_PORT
@@ -217,19 +217,14 @@ ACTIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUE
 
 
 def run_slurm_campaign(
-    cfg: CampaignConfig,
-    *,
-    sbatch_args: list[str] = (),
-    time_limit: str | None = None,
-    wait: bool = True,
-    progress: Progress | None = None,
+    cfg: CampaignConfig, *, wait: bool = True, progress: Progress | None = None
 ) -> int:
     m = prepare(cfg)
     if all(r.status in mf.FINISHED for r in m.runs) and not cfg.retry_failed:
         print(f"{cfg.out}: every run already has a result; nothing to submit", file=sys.stderr)
         return exit_code_of(m)
-    script = write_script(cfg, render_script(cfg, time_limit=time_limit))
-    job_id = submit(script, list(sbatch_args))
+    script = write_script(cfg, render_script(cfg, time_limit=cfg.time_limit))
+    job_id = submit(script, list(cfg.sbatch_args))
     with mf.locked_manifest(cfg.out) as m:
         m.slurm_jobs.append(job_id)
         m.state = mf.RUNNING
@@ -241,12 +236,14 @@ def run_slurm_campaign(
             f"{cfg.out}/slurm-{job_id}.out"
         )
         return 0
-    state = follow(cfg, job_id, progress)
-    return finalize(cfg, job_id, state, progress)
+    state, signum = follow(cfg, job_id, progress)
+    rc = finalize(cfg, job_id, state, progress)
+    return 128 + signum if signum else rc
 
 
-def follow(cfg: CampaignConfig, job_id: str, progress: Progress) -> str | None:
-    """Poll until the job ends; a signal cancels it first. Returns its final state."""
+def follow(cfg: CampaignConfig, job_id: str, progress: Progress) -> tuple[str | None, int | None]:
+    """Poll until the job ends; SIGINT/SIGTERM cancel it first (scancel) and we still wait
+    for the end, so the manifest is final when we return (final job state, signal)."""
     stop = {"sig": None}
 
     def on_signal(signum, _frame):
@@ -255,14 +252,18 @@ def follow(cfg: CampaignConfig, job_id: str, progress: Progress) -> str | None:
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     tails: dict[int, LogTail] = {}
     cancelled = False
+    running: list[int] = []
     seen_runs: dict[int, str] = {}
     try:
         while True:
             state = job_state(job_id)
             if state not in ACTIVE:
-                return state
+                return state, stop["sig"]
             if stop["sig"] and not cancelled:
                 progress.message(f"cancelling Slurm job {job_id} (scancel)")
+                with mf.locked_manifest(cfg.out) as m:
+                    m.state = mf.INTERRUPTED  # before the job's loop can write "finished"
+                    running = [r.index for r in m.runs if r.status == mf.RUNNING]
                 _slurm(["scancel", job_id])
                 cancelled = True
             _report(cfg, progress, tails, seen_runs)
@@ -270,16 +271,21 @@ def follow(cfg: CampaignConfig, job_id: str, progress: Progress) -> str | None:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        _report(cfg, progress, tails, seen_runs)
         if stop["sig"]:
             with mf.locked_manifest(cfg.out) as m:
                 m.state = mf.INTERRUPTED
+                for r in m.runs:
+                    # scancel kills the run's processes too; whatever the job's loop made of
+                    # that, the run was interrupted by us
+                    if r.index in running and r.status in (mf.RUNNING, mf.CRASHED):
+                        r.status, r.note = mf.INTERRUPTED, f"Slurm job {job_id} cancelled"
+        _report(cfg, progress, tails, seen_runs)
 
 
 def _report(cfg, progress: Progress, tails: dict, seen: dict) -> None:
     try:
         m = mf.read_manifest(cfg.out)
-    except Exception:  # noqa: BLE001 - a manifest being replaced is read again next poll
+    except InputError:  # not written yet: read again at the next poll
         return
     progress.total = len(m.runs)
     for r in m.runs:

@@ -1,8 +1,9 @@
 """Real campaigns of the real ``resnet --preset tiny`` benchmark under every launcher.
 
 Each tiny run costs 20-40 s of CPU on 2 cores, so these are few and small: 2-run campaigns
-under mpirun (2 ranks) and Slurm (2 nodes x 1 task), a 1-run torchrun campaign (2 procs),
-kill -9 / SIGTERM / --resume on a local 2-run campaign, and a --timeout. Every finished log
+under mpirun (2 ranks) and Slurm (2 nodes x 1 task, interrupted then resumed), a 1-run
+torchrun campaign (2 procs), kill -9 / SIGTERM / --resume on a local 2-run campaign, and a
+--timeout. Every finished log
 must pass ``mlperf-submit check`` (resnet, ruleset 4.0.0, open division) and log the seed the
 manifest recorded; seeds are unique within a campaign, attempts included.
 """
@@ -97,23 +98,6 @@ def test_mpirun_campaign_two_ranks(tmp_path, launch_env, synthetic_dir, mpirun):
     for r in m.runs:
         assert r.command.startswith(mpirun) and " -np 2 " in r.command
         assert not r.cache_cleared and logged_value(out / r.log, "cache_clear") is False
-
-
-@pytest.mark.slurm
-def test_slurm_campaign_two_nodes(tmp_path, launch_env, synthetic_dir, slurm_cluster):
-    out = tmp_path / "camp"
-    env = {**launch_env, "SLURM_CONF": str(slurm_cluster.conf)}
-    cmd = campaign_cmd(out, synthetic_dir, "--launcher", "slurm", "--nodes", "2")
-    proc = run_campaign([*cmd, "--runs", "2", "--no-cache-clear", "--time-limit", "20"], env)
-    assert proc.returncode == 0
-    m = assert_compliant_runs(out, launch_env)
-    assert m.launcher == "slurm" and len(m.slurm_jobs) == 1
-    job = m.slurm_jobs[0]
-    assert (out / "run.sub").is_file() and (out / f"slurm-{job}.out").is_file()
-    assert f"Slurm job {job} ended: COMPLETED" in proc.stderr
-    for r in m.runs:
-        assert r.hosts == ["n1", "n2"]
-        assert r.command.startswith("srun --nodes=2 --ntasks-per-node=1")
 
 
 def test_torchrun_campaign_two_procs_clears_caches_truthfully(tmp_path, launch_env, synthetic_dir):
@@ -220,3 +204,43 @@ def test_timeout_marks_the_run_timed_out(tmp_path, launch_env):
     (r,) = mf.read_manifest(out).runs
     assert r.status == "timed out" and r.exit_code == -signal.SIGTERM
     assert r.duration_s < 60
+
+
+@pytest.mark.slurm
+def test_slurm_two_nodes_ctrl_c_then_resume(tmp_path, launch_env, synthetic_dir, slurm_cluster):
+    """A 2-node x 1-task campaign through sbatch. Ctrl-C on the following process during run 0:
+    scancel, wait for the job, run 0 interrupted, exit 130. --resume submits again and both
+    runs finish in the same layout, compliant, with unique seeds."""
+    out = tmp_path / "camp"
+    env = {**launch_env, "SLURM_CONF": str(slurm_cluster.conf)}
+    cmd = [*campaign_cmd(out, synthetic_dir, "--launcher", "slurm", "--nodes", "2")]
+    first = [*cmd, "--runs", "2", "--no-cache-clear", "--time-limit", "20"]
+    follower = subprocess.Popen(first, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _has(out / "resnet" / "run_0.log", '"run_start"'), "run 0 to start")
+        follower.send_signal(signal.SIGINT)
+        _, err = follower.communicate(timeout=180)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    print(err[-3000:])
+    assert follower.returncode == 128 + signal.SIGINT
+    assert "cancelling Slurm job" in err
+    m = mf.read_manifest(out)
+    assert m.state == "interrupted"
+    assert [r.status for r in m.runs] == ["interrupted", "pending"]
+    first_seed = m.runs[0].seed
+
+    # a bare --resume: launcher, nodes, cache mode ... come from the manifest
+    proc = run_campaign([*campaign_cmd(out, synthetic_dir), "--resume"], env)
+    assert proc.returncode == 0
+    m = assert_compliant_runs(out, launch_env)
+    assert m.launcher == "slurm" and m.cache_clear == "off" and len(m.slurm_jobs) == 2
+    job = m.slurm_jobs[1]
+    assert (out / "run.sub").is_file() and (out / f"slurm-{job}.out").is_file()
+    assert f"Slurm job {job} ended: COMPLETED" in proc.stderr
+    assert [a["status"] for a in m.runs[0].attempts] == ["interrupted"]
+    assert m.runs[0].seed != first_seed
+    for r in m.runs:
+        assert r.hosts == ["n1", "n2"]
+        assert r.command.startswith("srun --nodes=2 --ntasks-per-node=1")

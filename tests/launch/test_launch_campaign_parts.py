@@ -363,3 +363,16 @@ def test_default_run_count_is_the_official_one(tmp_path):
     cfg = build_config(parser.parse_args(["llama31_8b", "--out", str(tmp_path)]))
     assert (cfg.runs, cfg.ruleset) == (10, "6.1.0")
     assert Path(cfg.out).is_absolute()
+
+
+def test_run_sub_variables_survive_odd_characters(tmp_path):
+    """Paths and commands with spaces, quotes and $ reach the job unchanged."""
+    odd_out = tmp_path / 'a b "c" $HOME'
+    cfg = _cfg(tmp_path, out=odd_out, spec=LaunchSpec("slurm"), cache_clear="echo 'x' \\$y")
+    text = render_script(cfg)
+    block = text[text.index(': "${OUT:=') : text.index("# Rank 0 runs")]
+    probe = block + 'printf "%s\\n" "$OUT" "$CACHE_CLEAR" "$CONTAINER_IMAGE"\n'
+    env = {"PATH": os.environ["PATH"], "HOME": "/home"}
+    out = subprocess.run(["bash", "-euc", probe], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:3] == [str(odd_out), "echo 'x' \\$y", ""]
