@@ -277,10 +277,10 @@ class Campaign:
             for r in m.runs:  # a run this process left running was interrupted
                 if r.status == mf.RUNNING and self.stop.signum:
                     r.status, r.note = mf.INTERRUPTED, "campaign stopped by a signal"
-            if self.stop.signum:
-                m.state = mf.INTERRUPTED
-            elif all(r.status not in mf.UNFINISHED for r in m.runs):
+            if all(r.status not in mf.UNFINISHED for r in m.runs) and not self.stop.signum:
                 m.state = "finished"
+            elif self.stop.signum or self.cfg.run_index is None:
+                m.state = mf.INTERRUPTED  # stopped before the end (signal, bad arguments)
             self.m = m
 
     # ---- one run
@@ -337,8 +337,8 @@ class Campaign:
         )
         if status == mf.CRASHED and rc == 2 and tail.n_mllog == 0:
             raise UsageError(
-                f"run {index} stopped at once with exit 2 (bad arguments or input); "
-                f"see {cfg.out / out_rel}:\n{_tail_text(cfg.out / out_rel)}"
+                f"run {index} stopped at once with exit 2 (bad arguments or input), so the "
+                f"campaign stops here; see {cfg.out / out_rel}:\n{_tail_text(cfg.out / out_rel)}"
             )
         return rec
 

@@ -244,3 +244,14 @@ def test_slurm_two_nodes_ctrl_c_then_resume(tmp_path, launch_env, synthetic_dir,
     for r in m.runs:
         assert r.hosts == ["n1", "n2"]
         assert r.command.startswith("srun --nodes=2 --ntasks-per-node=1")
+
+
+def test_train_usage_error_stops_the_campaign(tmp_path, launch_env, synthetic_dir):
+    """train exits 2 at once (an unknown config key): the campaign does not burn N runs on it."""
+    out = tmp_path / "camp"
+    cmd = [*campaign_cmd(out, synthetic_dir), "--runs", "2", "--no-cache-clear", "--", "no.such=1"]
+    proc = run_campaign(cmd, launch_env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "run 0 stopped at once with exit 2" in proc.stderr and "no.such" in proc.stderr
+    m = mf.read_manifest(out)
+    assert [r.status for r in m.runs] == ["crashed", "pending"] and m.state == "interrupted"
