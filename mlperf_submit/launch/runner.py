@@ -297,6 +297,16 @@ class Campaign:
             rec.start = mf.now_iso()
             self.m = m
         cache = self._clear_caches()
+        if self.stop.signum:  # Ctrl-C while the caches were being cleared: do not start it
+            with mf.locked_manifest(cfg.out) as m:
+                rec = m.runs[index]
+                rec.status, rec.note, rec.end = (
+                    mf.INTERRUPTED,
+                    "stopped before it started",
+                    mf.now_iso(),
+                )
+                self.m = m
+            return rec
         args = ["--seed", str(seed), "--log", str(cfg.out / log_rel)]
         if cache.cleared:
             args.append("--cache-cleared")

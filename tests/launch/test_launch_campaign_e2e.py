@@ -255,3 +255,23 @@ def test_train_usage_error_stops_the_campaign(tmp_path, launch_env, synthetic_di
     assert "run 0 stopped at once with exit 2" in proc.stderr and "no.such" in proc.stderr
     m = mf.read_manifest(out)
     assert [r.status for r in m.runs] == ["crashed", "pending"] and m.state == "interrupted"
+
+
+def test_ctrl_c_while_clearing_caches_starts_nothing(tmp_path, launch_env, synthetic_dir):
+    out = tmp_path / "camp"
+    cmd = [*campaign_cmd(out, synthetic_dir), "--runs", "2", "--cache-clear", "sleep 3; true"]
+    camp = subprocess.Popen(cmd, env=launch_env, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _has(out / "campaign.json", "clearing caches"), "the cache clearing")
+        camp.send_signal(signal.SIGINT)
+        _, err = camp.communicate(timeout=60)
+    finally:
+        if camp.poll() is None:
+            camp.kill()
+    assert camp.returncode == 128 + signal.SIGINT, err
+    m = mf.read_manifest(out)
+    assert [(r.status, r.note) for r in m.runs] == [
+        ("interrupted", "stopped before it started"),
+        ("pending", None),
+    ]
+    assert m.state == "interrupted" and not (out / "resnet" / "run_0.log").exists()
