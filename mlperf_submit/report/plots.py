@@ -55,7 +55,9 @@ def plot_convergence(data: BenchmarkData, out: Path) -> Path:
                 transform=ax.transAxes)  # fmt: skip
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, ncol=2 if len(data.runs) > 6 else 1, loc="best")
+        # Outside, on the right: with 10 or 40 seeds a legend inside hides the curves.
+        ax.legend(fontsize=7, ncol=2 if len(data.runs) > 20 else 1, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), frameon=False)  # fmt: skip
     fig.savefig(out, dpi=_DPI, bbox_inches="tight")
     plt.close(fig)
     return out
@@ -69,7 +71,7 @@ def plot_ttt(data: BenchmarkData, out: Path) -> Path:
     colors, hatches, notes = [], [], []
     for r in data.runs:
         if r.name in score.dropped:
-            note = "failed" if r.ttt_minutes is not None else "failed (no run_stop)"
+            note = "failed" if r.ttt_minutes is not None else "failed\n(no run_stop)"
             colors.append("tab:red"), hatches.append("xx"), notes.append(note)
         elif r.name in score.fastest:
             colors.append("lightgray"), hatches.append("//"), notes.append("drop: fastest")
@@ -78,14 +80,16 @@ def plot_ttt(data: BenchmarkData, out: Path) -> Path:
         else:
             colors.append("tab:blue"), hatches.append(""), notes.append("")
     bars = ax.bar(range(len(names)), ttts, color=colors, edgecolor="black", lw=0.6)
-    vertical = len(names) > 8
-    for bar, hatch, note, run in zip(bars, hatches, notes, data.runs):
+    many = len(names) > 12
+    for bar, hatch, run in zip(bars, hatches, data.runs):
         bar.set_hatch(hatch)
-        x = bar.get_x() + bar.get_width() / 2
-        value = "" if run.ttt_minutes is None else f"{run.ttt_minutes:.4g}"
-        text = "  ".join(t for t in (value, note) if t)
-        ax.annotate(text, (x, bar.get_height()), xytext=(0, 3), textcoords="offset points",
-                    ha="center", va="bottom", fontsize=7, rotation=90 if vertical else 0)  # fmt: skip
+        if run.ttt_minutes is not None:
+            ax.annotate(f"{run.ttt_minutes:.4g}", (bar.get_x() + bar.get_width() / 2,
+                        bar.get_height()), xytext=(0, 2), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=6 if many else 7,
+                        rotation=90 if many else 0)  # fmt: skip
+    # What happened to each run goes under its name, where there is always room.
+    ticks = [f"{n}\n{note}" if note else n for n, note in zip(names, notes)]
     if score.minutes is not None:
         label = f"olympic score {score.minutes:.4g} min"
         if score.scaling_factor != 1.0:
@@ -96,16 +100,16 @@ def plot_ttt(data: BenchmarkData, out: Path) -> Path:
     else:
         ax.text(0.5, 0.92, "no score: " + (score.note or "not enough runs"), ha="center",
                 transform=ax.transAxes, color="tab:red", fontsize=8)  # fmt: skip
-    ax.set_xticks(range(len(names)), names, rotation=45 if len(names) > 6 else 0, fontsize=8)
+    ax.set_xticks(range(len(names)), ticks, rotation=90 if many else 0, fontsize=7)
     ax.set_ylabel("time to train (minutes)")
     ax.set_title(f"{data.benchmark}: time to train per run (run_start → run_stop) — {data.where}",
                  fontsize=10)  # fmt: skip
     ax.grid(axis="y", alpha=0.3)
     if score.minutes is not None:
         # Below the axes: inside, it hides bars whatever corner it takes.
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2,
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.42 if many else -0.2), ncol=2,
                   frameon=False)  # fmt: skip
-    ax.set_ylim(0, max(ttts + [score.minutes or 0.0, 1e-6]) * (1.45 if vertical else 1.2))
+    ax.set_ylim(0, max(ttts + [score.minutes or 0.0, 1e-6]) * (1.25 if many else 1.15))
     fig.savefig(out, dpi=_DPI, bbox_inches="tight")
     plt.close(fig)
     return out

@@ -216,3 +216,13 @@ def test_verify_result_dir_without_system_json(tree, tmp_path, capsys):
     out = capsys.readouterr()
     assert rc == 1
     assert f"systems/{SYSTEM}.json is missing" in out.out and "Traceback" not in out.err
+
+
+@pytest.mark.official
+def test_verify_official_agrees_on_the_tree(tree, tmp_path, capsys):
+    rc = main(["verify", str(tree), "--official", "--json", "--summary-dir", str(tmp_path)])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0, report["official"]
+    tools = {v["tool"]: v["verdict"] for v in report["official"]["verdicts"]}
+    assert tools == {"package_checker": "PASS", "result_summarizer": "PASS", "repo_checker": "PASS"}
+    assert report["official"]["disagreements"] == []
