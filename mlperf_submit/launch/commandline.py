@@ -152,3 +152,35 @@ def container_flags(spec: LaunchSpec, *, create: bool = False) -> list[str]:
     if spec.mounts:
         flags.append("--container-mounts=" + ",".join(f"{m}:{m}" for m in spec.mounts))
     return flags
+
+
+def cache_clear_argv(spec: LaunchSpec, *, flavour: str | None = None) -> list[str] | None:
+    """One ``python -m mlperf_submit.launch.cache`` per node of the run, on the host (outside
+    any container: /proc/sys is read-only there); None when the run stays on this host."""
+    drop = [sys.executable, "-m", "mlperf_submit.launch.cache"]
+    if spec.launcher == "srun":
+        return ["srun", f"--nodes={spec.nodes}", "--ntasks-per-node=1", *drop]
+    if spec.launcher == "mpirun" and len(spec.hosts) > 1:
+        mpirun = find_mpirun(spec)
+        if (flavour or mpi_flavour(mpirun)) == "mpich":
+            return [
+                mpirun,
+                "-n",
+                str(len(spec.hosts)),
+                "-ppn",
+                "1",
+                "-hosts",
+                ",".join(spec.hosts),
+                *drop,
+            ]
+        cmd = [
+            mpirun,
+            "-np",
+            str(len(spec.hosts)),
+            "--host",
+            ",".join(f"{h}:1" for h in spec.hosts),
+        ]
+        if os.geteuid() == 0:
+            cmd.append("--allow-run-as-root")
+        return [*cmd, *drop]
+    return None

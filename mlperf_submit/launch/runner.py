@@ -27,7 +27,6 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,7 +35,7 @@ from pathlib import Path
 from mlperf_submit.errors import UsageError
 from mlperf_submit.launch import manifest as mf
 from mlperf_submit.launch.cache import CacheResult, clear_caches
-from mlperf_submit.launch.commandline import LaunchSpec, wrap
+from mlperf_submit.launch.commandline import LaunchSpec, cache_clear_argv, wrap
 from mlperf_submit.launch.env import DEFAULT_MASTER_PORT, expand_hostlist
 from mlperf_submit.launch.logtail import LogTail
 from mlperf_submit.launch.progress import Progress
@@ -382,20 +381,11 @@ class Campaign:
                 return seed
 
     def _clear_caches(self) -> CacheResult:
-        spec = self.cfg.spec
         mode = self.cfg.cache_clear
-        if mode == "auto" and spec.launcher == "srun":
-            # every node of the step, on the host (not in the container: /proc/sys is
-            # read-only there)
-            cmd = [
-                "srun",
-                f"--nodes={spec.nodes}",
-                "--ntasks-per-node=1",
-                sys.executable,
-                "-m",
-                "mlperf_submit.launch.cache",
-            ]
-            mode = shlex.join(cmd)
+        if mode == "auto":
+            every_node = cache_clear_argv(self.cfg.spec)
+            if every_node is not None:  # the run spans nodes: clear them all, or say it failed
+                mode = shlex.join(every_node)
         return clear_caches(mode)
 
     def _master_port(self) -> int:

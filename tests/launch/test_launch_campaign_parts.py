@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,23 @@ def test_srun_command_with_container():
     assert "--container-name=mlperf-submit" in argv and "--container-mounts=/o:/o" in argv
     assert not any(a.startswith("--container-image") for a in argv), "created once by run.sub"
     assert argv[-len(TRAIN) - 3 :] == ["mlperf-submit", "train", "resnet", *TRAIN]
+
+
+def test_cache_clearing_reaches_every_node():
+    from mlperf_submit.launch.commandline import cache_clear_argv
+
+    drop = [PY, "-m", "mlperf_submit.launch.cache"]
+    assert cache_clear_argv(LaunchSpec("local")) is None
+    assert cache_clear_argv(LaunchSpec("torchrun", nproc_per_node=2)) is None
+    assert cache_clear_argv(LaunchSpec("mpirun", nproc_per_node=2, hosts=("a",))) is None
+    assert cache_clear_argv(LaunchSpec("srun", nproc_per_node=8, nodes=2)) == [
+        "srun", "--nodes=2", "--ntasks-per-node=1", *drop
+    ]  # fmt: skip
+    spec = LaunchSpec("mpirun", nproc_per_node=8, nodes=2, hosts=("a", "b"), mpirun="mpirun")
+    argv = cache_clear_argv(spec, flavour="openmpi")
+    assert argv[:5] == ["mpirun", "-np", "2", "--host", "a:1,b:1"] and argv[-3:] == drop
+    argv = cache_clear_argv(replace(spec, mpirun="mpiexec"), flavour="mpich")
+    assert argv == ["mpiexec", "-n", "2", "-ppn", "1", "-hosts", "a,b", *drop]
 
 
 @pytest.mark.parametrize("flag", ["--seed", "--log=x", "--cache-cleared", "--preset", "--data"])
@@ -376,3 +394,16 @@ def test_run_sub_variables_survive_odd_characters(tmp_path):
     out = subprocess.run(["bash", "-euc", probe], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:3] == [str(odd_out), "echo 'x' \\$y", ""]
+
+
+@pytest.mark.slurm
+def test_cache_clearing_on_every_slurm_node(slurm_cluster, monkeypatch):
+    """What a campaign inside an allocation runs before each run: one drop per node."""
+    import shlex
+
+    from mlperf_submit.launch.commandline import cache_clear_argv
+
+    monkeypatch.setenv("SLURM_CONF", str(slurm_cluster.conf))
+    argv = cache_clear_argv(LaunchSpec("srun", nodes=2))
+    res = clear_caches(shlex.join(["srun", "-t", "2", *argv[1:]]))
+    assert res.cleared == os.access("/proc/sys/vm/drop_caches", os.W_OK), res.how
