@@ -13,8 +13,10 @@ import os
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance.hints import add_hints
-from mlperf_submit.compliance.parser import LogLine, iter_file
+from mlperf_submit.compliance.parser import LogLine, open_log
 from mlperf_submit.compliance.rules import CheckResult, Finding, RuleEngine
+from mlperf_submit.compliance.scan import scan_lines
+from mlperf_submit.errors import InputError
 
 # Keys whose values the run-set checks and reports need (everything else is only rules).
 _FACT_KEYS = frozenset(
@@ -171,7 +173,11 @@ def check_file(
     engine = RuleEngine(ruleset, usage, config=config, werror=werror, quiet=quiet)
     facts = FactCollector()
     parse_findings: list[Finding] = []
-    engine.feed_all(iter_file(path, engine.key_filter(_FACT_KEYS)), facts.feed, _FACT_KEYS)
+    with open_log(path) as f:
+        try:
+            scan_lines(f, engine, facts.feed, _FACT_KEYS)
+        except OSError as err:
+            raise InputError(f"{path}: read error: {err.strerror or err}") from None
     for bad in engine.parse_errors:
         parse_findings.append(engine._parse_finding(bad))
     result = engine.finish()

@@ -105,6 +105,16 @@ class MutableLogLine:
     lineno: int
     file_lineno: int = -1
 
+    def __getitem__(self, i):  # same positional access as LogLine
+        return (
+            self.full_string,
+            self.timestamp,
+            self.key,
+            self.value,
+            self.lineno,
+            self.file_lineno,
+        )[i]
+
 
 _new_logline = tuple.__new__
 
@@ -299,11 +309,11 @@ def iter_lines(
 def open_log(path: str | os.PathLike):
     """Open a log the way the official parser does (latin-1, universal newlines)."""
     try:
-        if os.path.isdir(path):
-            raise InputError(f"{path}: is a directory, not a log file")
         return open(path, encoding="latin-1", newline=None)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a log file") from None
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     except OSError as err:

@@ -156,6 +156,7 @@ class _KeyRule:
     enqueues: frozenset[str] | None  # configs its code may enqueue; None = cannot tell
     all_checks: object = None  # one code object for "every CHECK passes", when that is safe
     exactly_one: bool = False
+    plain: bool = False  # only CHECKs (no PRE/POST/FIRST/ATLEAST, not a submission_ key)
 
 
 _PURE_NODES = (
@@ -213,11 +214,13 @@ def _is_pure(src: str) -> bool:
 def _combine_checks(checks: list[_Code]):
     """One expression that is true iff every CHECK is true; evaluated first, and the checks one
     by one (for their exact messages) only when it is false or raises. Only for pure checks."""
-    if len(checks) < 2 or any(c.error is not None for c in checks):
+    if not checks or any(c.error is not None for c in checks):
         return None
     srcs = [str(c.src) for c in checks]
     if not all(_is_pure(x) for x in srcs):
         return None
+    if len(checks) == 1:
+        return checks[0].code
     try:
         return compile(" and ".join(f"({x.strip()})" for x in srcs), "<rule>", "eval")
     except SyntaxError:
@@ -237,6 +240,7 @@ class _Config:
     end_enqueues: frozenset[str] | None
     alternatives: list[tuple[str, ...]] = field(default_factory=list)
     at_least_n: dict[str, int] = field(default_factory=dict)
+    enqueuers: list = field(default_factory=list)  # (key, rule) whose code may enqueue
 
 
 def _enqueue_targets(code_text: str, base: str) -> frozenset[str] | None:
@@ -321,9 +325,17 @@ def load_config(name: str) -> _Config:
     cfg = _Config(
         name, path, False, begin, begin_reads_log, end_pre, end_checks, keys, end_enqueues
     )
+    cfg.enqueuers = [(k, r) for k, r in keys.items() if r.enqueues is None or r.enqueues]
     for kname, rule in keys.items():
         rule.all_checks = _combine_checks(rule.checks)
         rule.exactly_one = rule.req == "EXACTLY_ONE"
+        rule.plain = (
+            rule.pre is None
+            and rule.post is None
+            and rule.first_checks is None
+            and rule.atleast is None
+            and not rule.is_submission
+        )
         req = rule.req
         if req is None:
             continue
@@ -375,6 +387,19 @@ def _closure(start: frozenset[str] | None) -> tuple[frozenset[str], bool]:
             else:
                 todo.extend(t for t in targets if t not in seen)
     return frozenset(seen), unknown
+
+
+@lru_cache(maxsize=4096)
+def _retention_of(future: frozenset[str]) -> tuple[bool, frozenset[str]]:
+    """(whether one of these configs reads the whole log, the keys they have rules for)."""
+    keys: set[str] = set()
+    reads_log = False
+    for c in future:
+        if config_exists(c):
+            cfg = load_config(c)
+            keys |= cfg.keys.keys()
+            reads_log = reads_log or cfg.begin_reads_log
+    return reads_log, frozenset(keys)
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,12 +506,24 @@ class _Run:
             self.process_rule(ll, key, rule)
 
     def process_rule(self, ll: LogLine, key: str, rule: _KeyRule):
-        self._line_index = ll.lineno
+        self._line_index = ll[4]
         counts = self.counts
         n = counts.get(key, 0) + 1
         counts[key] = n
         if rule.exactly_one:
-            self._track_same(rule, ll, ll.value["value"], n)
+            self._track_same(rule, ll, ll[3]["value"], n)
+        if rule.plain:  # the common case, kept short
+            probe = rule.all_checks
+            if probe is not None:
+                try:
+                    ok = eval(probe, self.state, {"ll": ll, "v": ll[3]})
+                except Exception:
+                    ok = False
+                if not ok:
+                    self._eval_checks(ll, rule.checks)
+            elif rule.checks:
+                self._eval_checks(ll, rule.checks)
+            return
         if key not in self.done_submission:
             if rule.pre is not None:
                 self._exec(ll, rule.pre, "PRE")
@@ -523,7 +560,9 @@ class _Run:
                 )
         if rule.is_submission and key not in self.done_submission:
             self.done_submission.add(key)
-            self.engine._chain_changed = True
+            if rule.enqueues is None or rule.enqueues:
+                # it can no longer enqueue: fewer configs may still start
+                self.engine._chain_changed = True
 
     def _track_same(self, rule: _KeyRule, ll: LogLine, value, n: int):
         # Enough to reproduce the official EXACTLY_ONE outcome without keeping every value:
@@ -769,13 +808,12 @@ class _Run:
         if self.cfg is None or self.finished:
             return set()
         out: set[str] = set()
-        for k, rule in self.cfg.keys.items():
+        for k, rule in self.cfg.enqueuers:
+            if k in self.done_submission:
+                continue
             if rule.enqueues is None:
-                if k in self.done_submission:
-                    continue
                 return None
-            if rule.enqueues and k not in self.done_submission:
-                out |= rule.enqueues
+            out |= rule.enqueues
         if self.cfg.end_enqueues is None:
             return None
         return out | self.cfg.end_enqueues
@@ -1045,17 +1083,10 @@ class RuleEngine:
     def _update_retention(self):
         self._chain_changed = False
         future, unknown = self._future_configs()
-        retain_all = (
-            unknown
-            or any(load_config(c).begin_reads_log for c in future if config_exists(c))
-            or any(r.deferred for r in self.runs)
-        )
-        keys: set[str] = set()
-        for c in future:
-            if config_exists(c):
-                keys |= load_config(c).keys.keys()
+        reads_log, keys = _retention_of(future)
+        retain_all = unknown or reads_log or any(r.deferred for r in self.runs)
         self._retain_all = retain_all
-        self._retain_keys = frozenset(keys)
+        self._retain_keys = keys
         self._filter.all = retain_all
         self._filter.keys.update(keys)
         self._future = (future, unknown)
