@@ -70,7 +70,9 @@ def main() -> int:
         print(f"submit.sh failed (exit {proc.returncode}); output kept in {tmp}", file=sys.stderr)
         return 1
     with open(out / "timings.tsv", newline="") as f:
-        stages = [(row["stage"], float(row["seconds"])) for row in csv.DictReader(f, delimiter="\t")]
+        stages = [
+            (row["stage"], float(row["seconds"])) for row in csv.DictReader(f, delimiter="\t")
+        ]
     train_s, runs = training_seconds(out)
     width = max(len(s) for s, _ in stages)
     print(f"make submit on {os.cpu_count()} CPUs ({', '.join(a.vars) or 'defaults'})")

@@ -209,8 +209,14 @@ def collect_campaign(path: Path, ruleset: str | None) -> list[BenchmarkData]:
         camp.benchmark, _ruleset_for(camp.benchmark, rs), camp.division, str(path), str(path), runs
     )
     data.synthetic = camp.synthetic
-    if camp.target is not None and data.closed is not None:
-        data.preset = Target(camp.target, data.closed.higher_is_better, "campaign preset")
+    target = camp.target
+    if target is None:  # rebuild the preset's config (imports the benchmark) to learn it
+        from mlperf_submit.submission.runconfig import resolved_config
+
+        target = resolved_config(camp.benchmark, camp.preset, camp.train_args).target
+    if target is not None:
+        higher = data.closed.higher_is_better if data.closed else True
+        data.preset = Target(float(target), higher, f"preset {camp.preset or 'tiny'}")
     return [data]
 
 

@@ -130,8 +130,10 @@ def print_human(rep, summary_files: list[str], out=None) -> None:
             print(f"    ... {len(warnings) - 10} more (--json for all)", file=out)
     print(f"tree rules: {len(rep.tree_errors)} error(s), {len(rep.tree_warnings)} warning(s)",
           file=out)  # fmt: skip
-    for f in rep.tree:
+    for f in rep.tree_errors + rep.tree_warnings[:10]:
         print(_line(f), file=out)
+    if len(rep.tree_warnings) > 10:
+        print(f"    ... {len(rep.tree_warnings) - 10} more warnings (--json for all)", file=out)
     if rep.official is not None:
         for line in rep.official.lines():
             print(line, file=out)
