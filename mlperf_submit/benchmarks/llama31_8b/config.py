@@ -211,11 +211,11 @@ def small() -> LlamaConfig:
         optim=OptimConfig(base_lr=3e-3, end_lr=3e-4, warmup_steps=20, max_steps=2000),
         data=DataConfig(
             seq_len=256,
-            global_batch_size=8,
+            global_batch_size=4,
             eval_samples=64,
             eval_every=512,
             eval_batch_size=8,
-            max_samples=8 * 2000,
+            max_samples=4 * 2000,
             synthetic_train_tokens=5_000_000,
         ),
         loop=LoopConfig(device="cpu"),

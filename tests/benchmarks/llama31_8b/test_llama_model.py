@@ -155,3 +155,22 @@ def test_sequence_longer_than_the_rope_tables():
     model = Llama(tiny().model)
     with pytest.raises(UsageError, match="longer than the model's max_seq_len 128"):
         model(torch.zeros(1, 129, dtype=torch.long))
+
+
+def test_flops_count_every_weight_matrix_once():
+    from mlperf_submit.benchmarks.llama31_8b.flops import matmul_params, training_flops_per_token
+
+    for name in ("tiny", "small", "8b"):
+        cfg = PRESETS[name]().model
+        with torch.device("meta"):
+            model = Llama(cfg)
+        weights = sum(
+            p.numel() for n, p in model.named_parameters() if p.dim() == 2 and "tok_emb" not in n
+        )
+        assert matmul_params(cfg) == weights, name
+    cfg = PRESETS["8b"]().model
+    assert matmul_params(cfg) == 8_030_261_248 - 128256 * 4096 - 65 * 4096
+    causal = training_flops_per_token(cfg, 8192)
+    palm = training_flops_per_token(cfg, 8192, causal=False)
+    assert palm - causal == 6 * 32 * 8192 * 4096
+    assert causal == pytest.approx(6 * 7.5047e9 + 6 * 32 * 8192 * 4096, rel=1e-4)
