@@ -157,6 +157,7 @@ def test_more_runs_than_required_takes_consecutive_runs_and_says_which(resnet_ca
         ("status_not_in_enum", 1, "Field status contains a non valid value"),
         ("org_differs_from_logs", 1, "logs submission_org 'TestOrg'"),
         ("not_a_campaign", 2, "no campaign manifest"),
+        ("garbled_manifest", 2, "campaign.json: cannot read the campaign manifest"),
         ("unknown_ruleset", 2, "unknown ruleset"),
         ("benchmark_not_in_round", 2, "is not a benchmark of ruleset 6.1.0"),
     ],
@@ -194,6 +195,11 @@ def test_bad_input_is_refused_before_anything_is_written(case, code, message, re
     elif case == "not_a_campaign":
         (tmp_path / "empty").mkdir()
         args[args.index(str(campaign))] = str(tmp_path / "empty")
+    elif case == "garbled_manifest":
+        bad = tmp_path / "garbled"
+        shutil.copytree(campaign, bad)
+        (bad / "campaign.json").write_bytes(b'{"format": "mlperf-submit campaign 1", \x00\xff')
+        args[args.index(str(campaign))] = str(bad)
     elif case == "unknown_ruleset":
         args += ["--ruleset", "9.9.9"]
     elif case == "benchmark_not_in_round":
@@ -226,3 +232,16 @@ def test_verify_official_agrees_on_the_tree(tree, tmp_path, capsys):
     tools = {v["tool"]: v["verdict"] for v in report["official"]["verdicts"]}
     assert tools == {"package_checker": "PASS", "result_summarizer": "PASS", "repo_checker": "PASS"}
     assert report["official"]["disagreements"] == []
+
+
+def test_binary_run_log_counts_as_a_failed_run(resnet_campaign, tmp_path, capsys):
+    bad = tmp_path / "camp"
+    shutil.copytree(resnet_campaign, bad)
+    (bad / "resnet" / "run_3.log").write_bytes(bytes(range(256)) * 64)
+    out = tmp_path / "out"
+    rc = main(package_args(bad, out))
+    printed = capsys.readouterr().out
+    assert rc == 0, printed  # one failing run is accepted under olympic scoring
+    assert "1 failing compliance" in printed
+    assert "1 file does not comply, accepting this under olympic scoring" in printed
+    assert (out / ORG / "results" / SYSTEM / "resnet" / "result_3.txt").read_text() == ""
