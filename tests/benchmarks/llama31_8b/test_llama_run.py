@@ -187,6 +187,9 @@ def test_8b_init_section_passes_the_closed_rules(tmp_path, train_cli, ruleset):
     )
     assert values["opt_gradient_clip_norm"] == 1.0
     assert values["global_batch_size"] == 32
+    # The GBS-32 reference convergence point's hyperparameters (rcps_llama31_8b.json).
+    assert values["opt_base_learning_rate"] == 8e-4 and values["opt_end_learning_rate"] == 8e-5
+    assert values["opt_learning_rate_warmup_steps"] * 32 == 4096
     rc, out = official(log, ruleset, tmp_path)
     failures = [ln for ln in out.splitlines() if "CHECK for" in ln or "failed test" in ln]
     assert failures == [], out
