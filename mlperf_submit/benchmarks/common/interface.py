@@ -149,6 +149,12 @@ class Benchmark(ABC):
     def warmup_batch(self) -> Any:
         """A batch of random tensors with the real shapes, for warm-up inside init."""
 
+    def eval_warmup_batch(self) -> Any:
+        """Random tensors with the evaluation batch's shapes: warm-up also runs one eval
+        forward, so a compiled model's no-grad graph is compiled inside init, not at the first
+        (timed) evaluation. Default: ``warmup_batch()``."""
+        return self.warmup_batch()
+
     def prepare_pipeline(self) -> None:  # noqa: B027 - optional hook
         """Import / compile the input pipeline's code inside init (DALI's import takes
         seconds). Must not open any dataset file."""

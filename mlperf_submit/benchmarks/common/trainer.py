@@ -169,6 +169,12 @@ class Trainer:
         )
         for _ in range(self.loop.warmup_steps):
             self.train_step(self.bm.warmup_batch())
+        # An evaluation forward too: under torch.compile, no-grad eval is another graph (and
+        # the eval batch another shape); compile it here rather than in the first timed eval.
+        self.model.eval()
+        with torch.no_grad(), self.precision.autocast():
+            self.bm.eval_sums(self.model, self.bm.eval_warmup_batch())
+        self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         raw.load_state_dict(saved[0])
         self.optimizer.load_state_dict(saved[1])

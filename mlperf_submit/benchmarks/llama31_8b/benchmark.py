@@ -186,6 +186,11 @@ class LlamaBenchmark(Benchmark):
         shape = (self.local_batch, self.cfg.data.seq_len + 1)
         return torch.randint(0, self.cfg.model.vocab_size, shape, generator=g)
 
+    def eval_warmup_batch(self) -> Any:
+        g = torch.Generator().manual_seed(1)
+        shape = (self.cfg.data.eval_batch_size, self.cfg.data.seq_len + 1)
+        return torch.randint(0, self.cfg.model.vocab_size, shape, generator=g)
+
     # -- run ---------------------------------------------------------------------------------
     def build_data(self) -> DataSplits:
         d, ctx = self.cfg.data, self.ctx

@@ -234,3 +234,37 @@ def test_missing_dataset_files_are_named(tmp_path, train_cli):
     )  # fmt: skip
     assert rc == 2
     assert "no c4-train.en_<k>_text_document.idx" in err
+
+
+def test_compile_happens_inside_init(tmp_path, tiny_c4_root, monkeypatch):
+    """With loop.compile, warm-up compiles the training and the evaluation graphs inside init:
+    no graph is compiled after run_start. (dynamo with the eager backend: the same capture and
+    recompile guards as inductor, without minutes of C++ code generation.)"""
+    import torch
+    from torch._dynamo.utils import counters
+
+    from mlperf_submit.benchmarks.common.config import apply_overrides
+    from mlperf_submit.benchmarks.common.interface import RunContext
+    from mlperf_submit.benchmarks.common.trainer import Trainer
+    from mlperf_submit.benchmarks.llama31_8b.benchmark import LlamaBenchmark
+    from mlperf_submit.logging import MLPerfLogger
+
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda m, **kw: real_compile(m, backend="eager"))
+    torch._dynamo.reset()
+    cfg = apply_overrides(tiny(), ["loop.compile=true", "loop.warmup_steps=1"])
+    ctx = RunContext(seed=3, data_dir=tiny_c4_root, synthetic=True, division="open",
+                     ruleset="6.1.0")  # fmt: skip
+    log = tmp_path / "compiled.log"
+    logger = MLPerfLogger("llama31_8b", "6.1.0", "open", str(log), check="strict", echo=False)
+    trainer = Trainer(LlamaBenchmark(cfg, ctx), logger)
+    trainer.init()
+    graphs_in_init = counters["stats"]["unique_graphs"]
+    status = trainer.run()
+    trainer.data.close()
+    trainer.finish(status)
+    torch._dynamo.reset()
+    assert status == "success"
+    assert graphs_in_init >= 2  # the training and the no-grad evaluation graph
+    assert counters["stats"]["unique_graphs"] == graphs_in_init
+    assert check_file(log, "6.1.0").passed
