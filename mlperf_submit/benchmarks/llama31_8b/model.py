@@ -152,9 +152,11 @@ class Llama(nn.Module):
         if cfg.tie_embeddings:
             self.output.weight = self.tok_embeddings.weight
         cos, sin = rope_cos_sin(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta, cfg.rope_scaling)
-        # Not persistent: derived from the config, so never part of a checkpoint.
+        # Not persistent: derived from the config, so never part of a checkpoint. Identical on
+        # every rank, so DDP need not broadcast them before each forward (4 MB at 8192 tokens).
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
+        self._ddp_params_and_buffers_to_ignore = ["rope_cos", "rope_sin"]
         self.reset_parameters()
 
     @torch.no_grad()
