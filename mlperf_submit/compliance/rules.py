@@ -130,12 +130,18 @@ class _Code:
 
     def __init__(self, src: object, mode: str):
         self.src = src
-        self.code = None
-        self.error: BaseException | None = None
-        try:
-            self.code = compile(src.strip(), "<rule>", mode)  # type: ignore[union-attr]
-        except Exception as err:  # SyntaxError, or a non-string YAML node
-            self.error = err
+        self.code, self.error = _compile(src, mode) if type(src) is str else (None, None)
+        if type(src) is not str:  # a YAML mapping or list where code was expected
+            self.error = TypeError(f"rule code is a {type(src).__name__}, not a string")
+
+
+@cache
+def _compile(src: str, mode: str):
+    """(code, error): the same expression text recurs across rule files and rulesets."""
+    try:
+        return compile(src.strip(), "<rule>", mode), None
+    except Exception as err:  # SyntaxError
+        return None, err
 
 
 def _as_list(x) -> list:
@@ -186,6 +192,7 @@ _PURE_NODES = (
 _PURE_CALLS = frozenset({"is_integer", "abs", "round", "len", "min", "max", "int", "float"})
 
 
+@cache
 def _is_pure(src: str) -> bool:
     """True when evaluating the expression has no side effects (so it may be evaluated twice)."""
     try:
@@ -273,12 +280,49 @@ def _code_text(*parts) -> str:
 
 
 @cache
+def _read_records(name: str):
+    with open(os.path.join(checker_dir(), name)) as f:
+        return yaml.load(f, Loader=_YamlLoader)
+
+
+@dataclass(frozen=True)
+class _ConfigInfo:
+    """What the engine needs to know about a config that may run later: no code compiled."""
+
+    keys: frozenset[str]
+    enqueues: tuple  # per key / END: frozenset of config names, or None (cannot tell)
+    begin_reads_log: bool
+
+
+@cache
+def config_info(name: str) -> _ConfigInfo:
+    records = _read_records(name) or []
+    base = checker_dir()
+    keys = []
+    targets = []
+    reads_log = False
+    for r in records:
+        kind = list(r)[0]
+        body = r[kind]
+        if kind == "KEY":
+            keys.append(body["NAME"])
+            targets.append(_enqueue_targets(_code_text(*(body.get(x) for x in _CODE_FIELDS)), base))
+        elif kind == "BEGIN":
+            reads_log = reads_log or "loglines" in str(body.get("CODE", ""))
+        elif kind == "END":
+            targets.append(_enqueue_targets(_code_text(body.get("PRE"), body.get("CHECK")), base))
+    return _ConfigInfo(frozenset(keys), tuple(targets), reads_log)
+
+
+_CODE_FIELDS = ("PRE", "CHECK", "POST", "FIRST_CHECK", "ATLEAST_ONE_CHECK")
+
+
+@cache
 def load_config(name: str) -> _Config:
     """Load and compile one rule file (cached for the life of the process)."""
     base = checker_dir()
     path = os.path.join(base, name)
-    with open(path) as f:
-        records = yaml.load(f, Loader=_YamlLoader)
+    records = _read_records(name)
     if records is None:
         return _Config(name, path, True, None, False, None, None, {}, frozenset())
     begin = end_pre = None
@@ -380,8 +424,7 @@ def _closure(start: frozenset[str] | None) -> tuple[frozenset[str], bool]:
         seen.add(name)
         if not config_exists(name):
             continue
-        cfg = load_config(name)
-        for targets in [r.enqueues for r in cfg.keys.values()] + [cfg.end_enqueues]:
+        for targets in config_info(name).enqueues:
             if targets is None:
                 unknown = True
             else:
@@ -396,9 +439,9 @@ def _retention_of(future: frozenset[str]) -> tuple[bool, frozenset[str]]:
     reads_log = False
     for c in future:
         if config_exists(c):
-            cfg = load_config(c)
-            keys |= cfg.keys.keys()
-            reads_log = reads_log or cfg.begin_reads_log
+            info = config_info(c)
+            keys |= info.keys
+            reads_log = reads_log or info.begin_reads_log
     return reads_log, frozenset(keys)
 
 
@@ -1120,7 +1163,7 @@ class RuleEngine:
         if unknown:
             return False
         for c in future:
-            if config_exists(c) and f.key in load_config(c).keys:
+            if config_exists(c) and f.key in config_info(c).keys:
                 return False
         order = self._official_order()
         pos = order.index(run)
