@@ -79,6 +79,8 @@ class LlamaBenchmark(Benchmark):
 
     def prepare_synthetic(self, root: Path) -> Path:
         """Write (or reuse) the dataset under ``root/<spec digest>``; returns that directory."""
+        if Path(root).exists() and not Path(root).is_dir():
+            raise UsageError(f"--synthetic {root}: not a directory")
         spec = self.synthetic_spec()
         out = self.synthetic_dir(root)
         info = synthetic.read_manifest(out)
@@ -90,7 +92,10 @@ class LlamaBenchmark(Benchmark):
                 "remove it or choose another --synthetic root"
             )
         # No manifest: nothing finished here yet, only our own leftovers can be present.
-        synthetic.write_synthetic_dataset(out, spec, force=True)
+        try:
+            synthetic.write_synthetic_dataset(out, spec, force=True)
+        except OSError as err:
+            raise UsageError(f"{out}: cannot write the synthetic dataset ({err})") from None
         return out
 
     def synthetic_dir(self, root: Path) -> Path:

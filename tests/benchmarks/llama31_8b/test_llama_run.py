@@ -268,3 +268,33 @@ def test_compile_happens_inside_init(tmp_path, tiny_c4_root, monkeypatch):
     assert graphs_in_init >= 2  # the training and the no-grad evaluation graph
     assert counters["stats"]["unique_graphs"] == graphs_in_init
     assert check_file(log, "6.1.0").passed
+
+
+def test_synthetic_root_that_is_a_file(tmp_path, train_cli):
+    not_dir = tmp_path / "file"
+    not_dir.write_text("x")
+    rc, out, err = train_cli(
+        "llama31_8b", "--preset", "tiny", "--log", tmp_path / "x.log", "--synthetic", not_dir
+    )
+    assert rc == 2 and f"--synthetic {not_dir}: not a directory" in err
+    assert "Traceback" not in err
+
+
+def test_synthetic_dataset_is_reused_not_rewritten(tmp_path, tiny_c4_root):
+    from mlperf_submit.benchmarks.common.interface import RunContext
+    from mlperf_submit.benchmarks.llama31_8b.benchmark import LlamaBenchmark
+
+    bm = LlamaBenchmark(tiny(), RunContext(seed=0))
+    out = bm.synthetic_dir(tiny_c4_root)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert bm.prepare_synthetic(tiny_c4_root) == out
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    # Another spec gets its own directory beside it; nothing is overwritten.
+    other = LlamaBenchmark(apply_tiny(["data.synthetic_seed=3"]), RunContext(seed=0))
+    assert other.synthetic_dir(tiny_c4_root) != out
+
+
+def apply_tiny(overrides):
+    from mlperf_submit.benchmarks.common.config import apply_overrides
+
+    return apply_overrides(tiny(), overrides)
