@@ -184,6 +184,12 @@ class IndexedDataset:
                 f"{ends[bad]}) lies outside the {bin_size}-byte data file: truncated .bin, or an "
                 f".idx that belongs to another dataset"
             )
+        if n_seq and (self.sequence_pointers % self.dtype.itemsize).any():
+            bad = int(np.argmax(self.sequence_pointers % self.dtype.itemsize != 0))
+            raise InputError(
+                f"{path}: sequence {bad} starts at byte {self.sequence_pointers[bad]}, not on a "
+                f"{self.dtype.itemsize}-byte token boundary"
+            )
         # Contiguous sequences (what every writer produces) let readers slice one flat array.
         expected = np.zeros(n_seq, dtype=np.int64)
         if n_seq > 1:
@@ -193,9 +199,12 @@ class IndexedDataset:
         )
 
     def _map_bin(self) -> np.ndarray:
-        if self.bin_path.stat().st_size == 0:
+        # Whole tokens only: a trailing partial token (a torn write) is outside every sequence,
+        # which _check_index has verified, so it is simply not mapped.
+        count = self.bin_path.stat().st_size // self.dtype.itemsize
+        if count == 0:
             return np.zeros(0, dtype=self.dtype)
-        return np.memmap(self.bin_path, dtype=self.dtype, mode="r")
+        return np.memmap(self.bin_path, dtype=self.dtype, mode="r", shape=(count,))
 
     def __len__(self) -> int:
         return len(self.sequence_lengths)

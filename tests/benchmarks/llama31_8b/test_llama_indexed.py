@@ -131,6 +131,7 @@ def _corrupt(tmp_path, idx: bytes, bin_: bytes = HAND_BIN):
         (lambda b: b"", "not a Megatron indexed-dataset index"),
         (lambda b: b[:34] + (-1).to_bytes(4, "little", signed=True) + b[38:], "negative length"),
         (lambda b: b[:70] + (1).to_bytes(8, "little") + b[78:], "document indices must start"),
+        (lambda b: b[:54] + (5).to_bytes(8, "little") + b[62:], "not on a 2-byte token boundary"),
     ],
 )
 def test_corrupt_index_is_an_input_error_naming_the_file(tmp_path, mutate, message):
@@ -150,3 +151,34 @@ def test_missing_half_of_the_pair(tmp_path):
     (tmp_path / "only.idx").write_bytes(HAND_IDX)
     with pytest.raises(InputError, match=r"only\.bin: not found"):
         IndexedDataset(tmp_path / "only")
+
+
+def test_trailing_partial_token_is_ignored_but_a_cut_sequence_is_not(tmp_path):
+    prefix = _corrupt(tmp_path, HAND_IDX, HAND_BIN + b"\x07")  # one stray byte after the data
+    assert [IndexedDataset(prefix)[i].tolist() for i in range(3)] == SEQS
+    prefix = _corrupt(tmp_path, HAND_IDX, HAND_BIN[:-1])  # last token cut in half
+    with pytest.raises(InputError, match="outside the 11-byte data file"):
+        IndexedDataset(prefix)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pos=st.integers(0, len(HAND_IDX) - 1),
+    byte=st.integers(0, 255),
+    cut=st.integers(0, len(HAND_IDX)),
+    bin_cut=st.integers(0, len(HAND_BIN)),
+)
+def test_garbled_files_never_escape_as_tracebacks(tmp_path_factory, pos, byte, cut, bin_cut):
+    """Any single-byte change, truncation of either file: a valid read or an InputError."""
+    idx = bytearray(HAND_IDX)
+    idx[pos] = byte
+    prefix = _corrupt(tmp_path_factory.mktemp("g"), bytes(idx[:cut]), HAND_BIN[:bin_cut])
+    try:
+        ds = IndexedDataset(prefix)
+        for i in range(len(ds)):
+            ds[i].tolist()
+        for d in range(ds.num_documents):
+            ds.document(d)
+        ds.flat_tokens()
+    except InputError:
+        pass
