@@ -24,6 +24,7 @@ an idle machine's 2-thread matmul peak is ~65 GFLOP/s).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -78,18 +79,31 @@ class Step:
             self.opt, warmup_steps=cfg.optim.warmup_steps, max_steps=cfg.optim.max_steps,
             end_lr=cfg.optim.end_lr,
         )  # fmt: skip
+        self.compiled = compile_
         self.model = torch.compile(model) if compile_ else model
         g = torch.Generator().manual_seed(1)
         tokens = torch.randint(0, cfg.model.vocab_size, (self.batch, self.seq + 1), generator=g)
         self.tokens = tokens.to(device)
         self.flops = training_flops_per_token(cfg.model, self.seq) * self.batch * self.seq
 
+    def attention_kernels(self):
+        """On a GPU without compile, only fused attention kernels: a silent fall-back to the
+        math kernel (8192^2 scores per head) would make the figure meaningless."""
+        if self.device.type != "cuda" or self.compiled:
+            return contextlib.nullcontext()
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        fused = [SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION,
+                 SDPBackend.EFFICIENT_ATTENTION]  # fmt: skip
+        return sdpa_kernel(fused)
+
     def __call__(self) -> float:
         sync(self.device)
         t = time.perf_counter()
-        with torch.autocast(
+        autocast = torch.autocast(
             self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32
-        ):
+        )
+        with autocast, self.attention_kernels():
             loss = next_token_loss(self.model(self.tokens[:, :-1]), self.tokens[:, 1:])
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
