@@ -151,13 +151,15 @@ def test_tiny_two_processes_fsdp2_trains_like_ddp(tmp_path, tiny_c4_root, launch
     results = launch_ranks(
         2, "llama31_8b", "--preset", "tiny", "--seed", 7, "--log", log,
         "--synthetic", tiny_c4_root, "loop.data_parallel=fsdp2", "data.max_samples=256",
+        "loop.warmup_steps=2",
     )  # fmt: skip
     for rc, out in results:
         assert rc == 3, out[-3000:]  # budget of one block spent before the target
     report = check_file(log, "6.1.0")
     assert report.facts.run_stop_status == "aborted"
     first_ddp = check_file(ddp_log, "6.1.0").facts.evals[0]
-    # Same seed, same sample order: sharded and replicated training reach the same model.
+    # Same seed, same sample order: sharded and replicated training reach the same model (and
+    # the FSDP2 warm-up, on sharded DTensor state, restored the initial weights exactly).
     assert report.facts.evals[0][0] == first_ddp[0] == 256
     assert report.facts.evals[0][1] == pytest.approx(first_ddp[1], rel=1e-4)
 
