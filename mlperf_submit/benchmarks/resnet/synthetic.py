@@ -16,6 +16,7 @@ rule needs some eval_accuracy < 1.0, and a run must never look "trivially perfec
 from __future__ import annotations
 
 import argparse
+import colorsys
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -38,6 +39,8 @@ PALETTE = (  # well-separated RGB colours
     (130, 130, 130),
 )
 
+MAX_CLASSES = 1000
+
 
 @dataclass(frozen=True)
 class SyntheticSpec:
@@ -56,10 +59,8 @@ class SyntheticSpec:
     quality: int = 90
 
     def validate(self) -> None:
-        if not 2 <= self.classes <= len(PALETTE) * len(PATTERNS):
-            raise UsageError(
-                f"synthetic classes={self.classes}: use 2..{len(PALETTE) * len(PATTERNS)}"
-            )
+        if not 2 <= self.classes <= MAX_CLASSES:
+            raise UsageError(f"synthetic classes={self.classes}: use 2..{MAX_CLASSES}")
         if self.train_per_class < 1 or self.val_per_class < 1:
             raise UsageError("synthetic train_per_class and val_per_class must be >= 1")
         if self.image_size < 8:
@@ -74,8 +75,20 @@ def wnid(c: int) -> str:
 
 
 def class_look(c: int) -> tuple[tuple[int, int, int], str]:
-    """Colour and pattern of class ``c``: colours cycle fastest so neighbours differ in colour."""
-    return PALETTE[c % len(PALETTE)], PATTERNS[(c // len(PALETTE)) % len(PATTERNS)]
+    """Colour and pattern of class ``c``: colours cycle fastest so neighbours differ in colour.
+
+    The first 48 classes combine the palette with the patterns; beyond that (ImageNet-sized
+    runs) each pattern takes hues spread by the golden ratio, so every class keeps a look of
+    its own (close hues make those classes harder, which a 1000-class task should be).
+    """
+    table = len(PALETTE) * len(PATTERNS)
+    if c < table:
+        return PALETTE[c % len(PALETTE)], PATTERNS[(c // len(PALETTE)) % len(PATTERNS)]
+    k = c - table
+    hue = (k // len(PATTERNS)) * 0.6180339887 % 1.0
+    value = 0.95 if (k // len(PATTERNS)) % 2 == 0 else 0.7
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.85, value)
+    return (round(r * 255), round(g * 255), round(b * 255)), PATTERNS[k % len(PATTERNS)]
 
 
 def _mask(pattern: str, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -65,6 +65,6 @@ def test_bad_specs_are_usage_errors(tmp_path):
         synthetic.generate(tmp_path / "y", synthetic.SyntheticSpec(val_label_noise=1.0))
 
 
-def test_classes_differ_by_colour_and_shape():
-    looks = {synthetic.class_look(c) for c in range(16)}
-    assert len(looks) == 16
+def test_classes_differ_by_colour_and_shape_up_to_imagenet_size():
+    looks = {synthetic.class_look(c) for c in range(synthetic.MAX_CLASSES)}
+    assert len(looks) == synthetic.MAX_CLASSES
