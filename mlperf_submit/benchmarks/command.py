@@ -76,6 +76,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--log-only", action="store_true", help="write the init section only (no training)"
     )
+    p.add_argument(
+        "--world-size",
+        type=int,
+        default=None,
+        help="with --log-only: processes of the run being described (global_batch_size = "
+        "per-rank batch x N); default: the processes actually started",
+    )
     p.add_argument("--org", default="mlperf-submit", help="submission_org")
     p.add_argument("--platform", default=None, help="submission_platform (default: detected)")
     p.add_argument(
@@ -162,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give the dataset: --data DIR (real) or --synthetic DIR (generated)")
     if args.data is not None and not args.data.is_dir():
         raise UsageError(f"--data {args.data}: not a directory")
+    if args.world_size is not None and (not args.log_only or args.world_size < 1):
+        raise UsageError("--world-size N (N >= 1) describes a run for --log-only only")
     closed_problems = getattr(cfg, "closed_problems", None)
     if division == "closed" and callable(closed_problems) and closed_problems():
         raise UsageError(
@@ -187,7 +196,8 @@ def _run(args, bm_cls, cfg, division: str, ruleset: str) -> int:
         ctx = RunContext(
             seed=seed,
             rank=env.rank,
-            world_size=env.world_size,
+            # --log-only on one machine may describe a many-GPU run (its global batch).
+            world_size=args.world_size or env.world_size,
             local_rank=env.local_rank,
             device=device,
             data_dir=data_dir.resolve() if data_dir is not None else None,

@@ -72,7 +72,10 @@ class ResNetBenchmark(Benchmark):
     def build_model(self) -> nn.Module:
         m = self.cfg.model
         spec = ResNetSpec(layers=m.layers, width=m.width, num_classes=m.num_classes, stem=m.stem)
-        return build_resnet(spec).to(self.ctx.device)
+        model = build_resnet(spec).to(self.ctx.device)
+        if self.ctx.device.type == "cuda":  # NHWC: what cuDNN's fast convolution kernels want
+            model = model.to(memory_format=torch.channels_last)
+        return model
 
     def steps_per_epoch(self) -> int:
         return max(1, self.cfg.data.train_samples // self.global_batch_size())
@@ -229,7 +232,10 @@ class ResNetBenchmark(Benchmark):
     def _to_device(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch
         dev = self.ctx.device
-        return x.to(dev, non_blocking=True), torch.as_tensor(y).to(dev, non_blocking=True)
+        x = x.to(dev, non_blocking=True)
+        if dev.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, torch.as_tensor(y).to(dev, non_blocking=True)
 
     def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, int]:
         x, y = self._to_device(batch)

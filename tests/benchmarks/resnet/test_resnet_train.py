@@ -94,6 +94,20 @@ def test_log_only_init_section_passes_the_closed_rules(tmp_path, train_cli, pres
     assert f"{opt}_opt_base_learning_rate" in keys and keys.count("seed") == 1
 
 
+def test_log_only_describes_a_many_gpu_global_batch(tmp_path, train_cli):
+    log = tmp_path / "init8.log"
+    rc, _, err = train_cli(
+        "resnet", "--preset", "config_DGXH100_1x8x400", "--log-only", "--world-size", 8,
+        "--log", log,
+    )  # fmt: skip
+    assert rc == 0, err
+    assert check_file(log, "4.0.0").facts.global_batch_size == 3200
+    rc, _, err = train_cli(
+        "resnet", "--world-size", 8, "--log", tmp_path / "x.log", "--data", tmp_path
+    )
+    assert rc == 2 and "--log-only only" in err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
