@@ -90,7 +90,12 @@ def check_seeds(reports: Sequence, *, informational: bool = False) -> list[Findi
                     "seed",
                     f"Result file {rep.path} logs no seed.",
                     key="seed",
-                    hint="log the run's seed once with mllog (key 'seed'); required from v4.1",
+                    hint=(
+                        "log the run's seed once with mllog (key 'seed'): the official seed "
+                        "checker requires it in every closed result file for rulesets 1.0.0 "
+                        "to 6.1.0 (the written rules made it mandatory from v4.1; "
+                        "seed-checker-bypass exists for older logs)"
+                    ),
                 )
             )
         if len(records) > 1:
