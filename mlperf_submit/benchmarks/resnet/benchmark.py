@@ -193,6 +193,7 @@ class ResNetBenchmark(Benchmark):
                 rank=ctx.rank,
                 world=ctx.world_size,
                 seed=seed,
+                order_seed=derive_seed(ctx.seed, 0, "data-order"),
                 device=ctx.device,
             )
         else:

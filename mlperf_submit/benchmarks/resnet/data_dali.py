@@ -1,6 +1,7 @@
 """The primary ResNet input pipeline: NVIDIA DALI (``pip install -e .[dali]``).
 
-Train: ``fn.readers.file`` sharded by rank (shuffled, seeded per rank), ``fn.decoders.image``
+Train: ``fn.readers.file`` sharded by rank (one global shuffle per epoch, the same on every
+rank; augmentation seeded per rank), ``fn.decoders.image``
 on the GPU (``device="mixed"``, nvJPEG) or the CPU, ``fn.random_resized_crop`` (area 8-100 %),
 ``fn.crop_mirror_normalize`` with a random horizontal flip and the ImageNet mean/std, output
 NCHW float. Eval: decode, resize the shorter side to size/0.875, centre crop, normalise; the
@@ -48,12 +49,17 @@ def _pipelines():
     fn, pipeline_def, types, _, _ = import_dali()
 
     @pipeline_def
-    def train_pipe(root, shard_id, num_shards, size, min_area, decoder):
+    def train_pipe(root, shard_id, num_shards, size, min_area, decoder, order_seed):
+        # A global shuffle, the same permutation on every rank (one seed for all readers), cut
+        # into disjoint shards: each rank sees every class, and an epoch covers the dataset
+        # once. (random_shuffle would only shuffle inside each rank's contiguous -- i.e.
+        # class-sorted -- slice of the file list.)
         jpegs, labels = fn.readers.file(
             file_root=root,
             shard_id=shard_id,
             num_shards=num_shards,
-            random_shuffle=True,
+            shuffle_after_epoch=True,
+            seed=order_seed,
             name="Reader",
         )
         images = fn.decoders.image(jpegs, device=decoder, output_type=types.RGB)
@@ -121,6 +127,7 @@ class DaliImageNet(DataSplits):
         rank: int,
         world: int,
         seed: int,
+        order_seed: int,
         device: torch.device,
     ) -> None:
         _, _, _, DALIGenericIterator, LastBatchPolicy = import_dali()
@@ -135,7 +142,12 @@ class DaliImageNet(DataSplits):
             decoder="mixed" if gpu else "cpu",
         )
         self._train_pipe = train_pipe(
-            root=str(root / "train"), batch_size=batch_size, min_area=min_area, seed=seed, **common
+            root=str(root / "train"),
+            batch_size=batch_size,
+            min_area=min_area,
+            seed=seed,
+            order_seed=order_seed,
+            **common,
         )
         self._eval_pipe = eval_pipe(
             root=str(root / "val"), batch_size=eval_batch_size, seed=seed, **common

@@ -25,7 +25,14 @@ def torch_splits(root, rank=0, world=1):
 
 def dali_splits(root, rank=0, world=1):
     return data_dali.DaliImageNet(
-        root, threads=1, rank=rank, world=world, seed=5, device=torch.device("cpu"), **KW
+        root,
+        threads=1,
+        rank=rank,
+        world=world,
+        seed=5,
+        order_seed=6,
+        device=torch.device("cpu"),
+        **KW,
     )
 
 
@@ -103,3 +110,13 @@ def test_corrupt_jpeg_dali_is_an_input_error(corrupt_copy):
         for _ in range(3):
             for _batch in data.train_epoch(0):
                 pass
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_each_rank_trains_on_a_global_shuffle(tiny_imagenet, build):
+    # The file list is sorted by class: a per-rank slice of it would hold half the classes.
+    for rank in (0, 1):
+        data = build(tiny_imagenet, rank=rank, world=2)
+        first = torch.cat([y for _, y in data.train_epoch(0)])
+        assert len(set(first.tolist())) == 10, rank
+        data.close()
