@@ -129,7 +129,7 @@ def train_rate(dev: torch.device, root: Path, batch: int, train_samples: int, ep
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=("step", "dali", "train"), required=True)
+    ap.add_argument("--part", choices=("step", "dali", "train"), default="step")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3)
