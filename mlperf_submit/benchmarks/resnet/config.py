@@ -170,7 +170,7 @@ def tiny() -> ResNetConfig:
     """Synthetic 10 classes at 16 px, a narrow 4-block ResNet v1.5, 2 CPU cores.
 
     ``mlperf-submit train resnet --preset tiny --seed 1 --log run.log --synthetic DIR``:
-    top-1 >= 0.759 at the first eval (epoch 4) in ~5-10 s of run time; log passes the official
+    top-1 >= 0.759 at the first eval (epoch 4) in ~3-5 s of run time; log passes the official
     checker for resnet@4.0.0 division open.
     """
     return ResNetConfig(

@@ -55,15 +55,16 @@ def test_batches_are_normalised_nchw_with_labels(tiny_imagenet, build):
     data.close()
 
 
+@pytest.mark.parametrize("world", [2, 3])
 @pytest.mark.parametrize("build", BUILDERS)
-def test_two_ranks_share_eval_exactly_and_step_together(tiny_imagenet, build):
-    shards = [build(tiny_imagenet, rank=r, world=2) for r in (0, 1)]
-    labels = [torch.cat([y for _, y in s.eval_batches()]) for s in shards]
-    everything = torch.cat(labels)
+def test_ranks_share_eval_exactly_and_step_together(tiny_imagenet, build, world):
+    # 3 ranks: shards of 133/133/134 images; every rank must still take the same steps
+    shards = [build(tiny_imagenet, rank=r, world=world) for r in range(world)]
+    everything = torch.cat([torch.cat([y for _, y in s.eval_batches()]) for s in shards])
     assert len(everything) == 200
     assert torch.bincount(everything, minlength=10).tolist() == [20] * 10
     steps = [sum(1 for _ in s.train_epoch(1)) for s in shards]
-    assert steps == [400 // 64] * 2
+    assert steps == [400 // (32 * world)] * world
     for s in shards:
         s.close()
 
