@@ -173,7 +173,11 @@ class ResNetBenchmark(Benchmark):
     def build_data(self) -> DataSplits:
         d, ctx = self.cfg.data, self.ctx
         root = Path(ctx.data_dir)
-        classes = data_common.list_split(root, "train").classes
+        classes = data_common.class_folders(root / "train")
+        if not classes:
+            raise InputError(f"{root / 'train'}: no class folders (expected train/<wnid>/*.JPEG)")
+        val = data_common.class_folders(root / "val")
+        data_common.check_same_classes(root / "val", val, classes)
         if len(classes) != self.cfg.model.num_classes:
             raise InputError(
                 f"{root / 'train'}: {len(classes)} class folders but model.num_classes="

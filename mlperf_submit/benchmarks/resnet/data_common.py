@@ -41,20 +41,29 @@ def check_layout(root: Path) -> None:
             )
 
 
-def list_split(root: Path, split: str, classes: tuple[str, ...] | None = None) -> Listing:
-    base = Path(root) / split
+def class_folders(base: Path) -> tuple[str, ...]:
     try:
-        found = sorted(e.name for e in os.scandir(base) if e.is_dir())
+        return tuple(sorted(e.name for e in os.scandir(base) if e.is_dir()))
     except OSError as err:
         raise InputError(f"{base}: cannot list the class folders ({err.strerror})") from None
-    if classes is None:
-        classes = tuple(found)
-    elif tuple(found) != classes:
+
+
+def check_same_classes(base: Path, found: tuple[str, ...], classes: tuple[str, ...]) -> None:
+    """Labels are folder indices: val/ must hold exactly train/'s classes, or labels shift."""
+    if found != classes:
         extra = sorted(set(found) - set(classes))[:3]
         missing = sorted(set(classes) - set(found))[:3]
         raise InputError(
             f"{base}: class folders differ from train/ (extra {extra}, missing {missing})"
         )
+
+
+def list_split(root: Path, split: str, classes: tuple[str, ...] | None = None) -> Listing:
+    base = Path(root) / split
+    found = class_folders(base)
+    if classes is None:
+        classes = found
+    check_same_classes(base, found, classes)
     if not classes:
         raise InputError(f"{base}: no class folders (expected {split}/<wnid>/*.JPEG)")
     files = []

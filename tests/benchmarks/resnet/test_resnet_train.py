@@ -146,3 +146,17 @@ def test_existing_log_is_never_overwritten(tmp_path, tiny_imagenet, train_cli):
     rc, _, err = train_cli("resnet", "--seed", 1, "--log", log, "--synthetic", tiny_imagenet)
     assert rc == 2 and "already exists" in err
     assert log.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_val_classes_must_match_train(tmp_path, tiny_imagenet, train_cli, loader):
+    import shutil
+
+    root = tmp_path / "imnet"
+    shutil.copytree(tiny_imagenet, root)
+    shutil.rmtree(root / "val" / "n00000004")  # labels of later classes would shift silently
+    rc, _, err = train_cli(
+        "resnet", "--division", "open", "--log", tmp_path / "r.log", "--data", root,
+        f"data.loader={loader}",
+    )  # fmt: skip
+    assert rc == 2 and "class folders differ from train/" in err and "n00000004" in err, err
