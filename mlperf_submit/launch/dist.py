@@ -141,7 +141,7 @@ def _init_horovod(env: DistEnv) -> DistEnv:
 
 
 # -- queries and collectives --------------------------------------------------------------------
-def _torch_dist():
+def torch_dist():
     """torch.distributed when a process group exists; never imports torch by itself."""
     tdist = sys.modules.get("torch.distributed")
     if tdist is not None and tdist.is_available() and tdist.is_initialized():
@@ -157,7 +157,7 @@ def current_env() -> DistEnv:
 
 
 def get_rank() -> int:
-    tdist = _torch_dist()
+    tdist = torch_dist()
     if tdist is not None:
         return tdist.get_rank()
     if _state.hvd is not None:
@@ -168,7 +168,7 @@ def get_rank() -> int:
 
 
 def get_world_size() -> int:
-    tdist = _torch_dist()
+    tdist = torch_dist()
     if tdist is not None:
         return tdist.get_world_size()
     if _state.hvd is not None:
@@ -183,7 +183,7 @@ def is_main_process() -> bool:
 
 
 def barrier() -> None:
-    tdist = _torch_dist()
+    tdist = torch_dist()
     if tdist is not None:
         if tdist.get_backend() == "nccl":
             import torch
@@ -199,7 +199,7 @@ def barrier() -> None:
 
 def broadcast_object(obj, src: int = 0):
     """``obj`` of rank ``src`` on every rank (picklable objects)."""
-    tdist = _torch_dist()
+    tdist = torch_dist()
     if tdist is not None:
         box = [obj]
         tdist.broadcast_object_list(box, src=src)
@@ -213,7 +213,7 @@ def broadcast_object(obj, src: int = 0):
 
 def all_reduce_max(x: float) -> float:
     """The largest ``x`` over all ranks (e.g. the slowest rank's elapsed time)."""
-    tdist = _torch_dist()
+    tdist = torch_dist()
     if tdist is not None:
         import torch
 
@@ -233,7 +233,7 @@ def all_reduce_max(x: float) -> float:
 def shutdown() -> None:
     """Leave the process group; the next init_distributed starts afresh."""
     global _state
-    tdist = _torch_dist()
+    tdist = torch_dist()
     if tdist is not None and _state.backend in ("gloo", "nccl"):
         tdist.destroy_process_group()
     if _state.hvd is not None:

@@ -1,8 +1,8 @@
 """Model-side data parallelism on top of the process group that ``launch.dist`` created.
 
-``launch/`` owns the process group (init, rank, barrier); this module only wraps a model in
-torch DDP when such a group exists and sums eval statistics over it. Both are identities in a
-single process, so the Trainer never asks "am I distributed?" by hand.
+Distributed code lives in ``launch/``: ``dist`` owns the process group (init, rank, barrier),
+this module wraps a model in DDP or FSDP2 when such a group exists and sums eval statistics over
+it. Both are identities in a single process, so the Trainer never asks "am I distributed?".
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from mlperf_submit.launch import dist
 
 
 def _group():
-    return dist._torch_dist()  # the initialised torch.distributed module, or None
+    return dist.torch_dist()  # the initialised torch.distributed module, or None
 
 
 def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:

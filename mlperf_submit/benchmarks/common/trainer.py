@@ -30,10 +30,10 @@ from typing import Any
 
 import torch
 
-from mlperf_submit.benchmarks.common import ddp
 from mlperf_submit.benchmarks.common.interface import Benchmark, Block, DataSplits
 from mlperf_submit.benchmarks.common.precision import Precision, make_precision
 from mlperf_submit.launch import dist
+from mlperf_submit.launch import parallel as ddp
 from mlperf_submit.launch.seeds import derive_seed
 
 
