@@ -119,6 +119,27 @@ class MutableLogLine:
 _new_logline = tuple.__new__
 
 
+def _values_exact(value, metadata) -> bool:
+    """``_orjson_exact`` of a line's value and metadata, with the usual shapes inlined (a
+    scalar value, a flat metadata dict): this runs for every line a rule reads."""
+    tv = type(value)
+    if tv is float:
+        if not -_HUGE < value < _HUGE:
+            return False
+    elif (tv is dict or tv is list) and not _orjson_exact(value):
+        return False
+    if type(metadata) is not dict:
+        return _orjson_exact(metadata)
+    for x in metadata.values():
+        tx = type(x)
+        if tx is float:
+            if not -_HUGE < x < _HUGE:
+                return False
+        elif (tx is dict or tx is list) and not _orjson_exact(x):
+            return False
+    return True
+
+
 @dataclass(slots=True)
 class BadLine:
     """An MLLOG line that does not parse. ``fatal``: the official parser raises on it."""
@@ -192,39 +213,14 @@ def parse_mllog_text(text: str, lineno: int, file_lineno: int) -> LogLine | BadL
     return LogLine(text, ts, key, {"value": value, "metadata": metadata}, lineno, file_lineno)
 
 
-class KeyFilter:
-    """Which parsed lines a consumer wants as objects (the rest are only validated and counted).
-
-    The rules engine keeps one up to date as configs start, so lines whose keys no rule reads
-    (often most of a log) never become :class:`LogLine` objects.
-    """
-
-    __slots__ = ("all", "keys", "skipped")
-
-    def __init__(self, keys=(), everything: bool = False):
-        self.all = everything
-        self.keys = set(keys)
-        self.skipped = 0  # valid lines that were not wanted
-
-    def wants(self, key) -> bool:
-        return self.all or (type(key) is str and (key in self.keys or key[:11] == "submission_"))
-
-
 _FINITE = 1.7976931348623157e308
 
 
-def iter_lines(
-    lines: Iterable[str], start_file_lineno: int = 1, wanted: KeyFilter | None = None
-) -> Iterator[LogLine | BadLine]:
-    """Parse already-split text lines (universal-newline semantics are the caller's job).
-
-    With ``wanted``, valid lines it does not want are counted in ``wanted.skipped`` instead of
-    being yielded; bad lines are always yielded.
-    """
+def iter_lines(lines: Iterable[str], start_file_lineno: int = 1) -> Iterator[LogLine | BadLine]:
+    """Parse already-split text lines (universal-newline semantics are the caller's job)."""
     index = 0
     parse = parse_mllog_text
     fast = _orjson_loads
-    exact = _orjson_exact
     for file_lineno, line in enumerate(lines, start_file_lineno):
         pos = line.rfind(TOKEN)
         if pos < 0:
@@ -246,43 +242,7 @@ def iter_lines(
                     key = m["key"]
                     value = m["value"]
                     metadata = m["metadata"]
-                    ok = -_FINITE <= ts <= _FINITE
-                    if (
-                        ok
-                        and wanted is not None
-                        and not (
-                            wanted.all
-                            or (
-                                type(key) is str
-                                and (key in wanted.keys or key[:11] == "submission_")
-                            )
-                        )
-                    ):
-                        # valid and not wanted: the values are never read, so their exactness
-                        # does not matter
-                        wanted.skipped += 1
-                        index += 1
-                        continue
-                    # inline the common shapes (scalar value, flat metadata dict)
-                    tv = type(value)
-                    if tv is float:
-                        ok = -_HUGE < value < _HUGE
-                    elif tv is dict or tv is list:
-                        ok = exact(value)
-                    if ok:
-                        if type(metadata) is dict:
-                            for x in metadata.values():
-                                tx = type(x)
-                                if tx is float:
-                                    if not -_HUGE < x < _HUGE:
-                                        ok = False
-                                        break
-                                elif (tx is dict or tx is list) and not exact(x):
-                                    ok = False
-                                    break
-                        else:
-                            ok = exact(metadata)
-                    if ok:
+                    if -_FINITE <= ts <= _FINITE and _values_exact(value, metadata):
                         yield _new_logline(
                             LogLine,
                             (
@@ -298,12 +258,8 @@ def iter_lines(
                         continue
                 except Exception:
                     pass
-        item = parse(text, index, file_lineno)
+        yield parse(text, index, file_lineno)
         index += 1
-        if wanted is not None and type(item) is LogLine and not wanted.wants(item.key):
-            wanted.skipped += 1
-            continue
-        yield item
 
 
 def open_log(path: str | os.PathLike):
@@ -320,12 +276,10 @@ def open_log(path: str | os.PathLike):
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
 
 
-def iter_file(
-    path: str | os.PathLike, wanted: KeyFilter | None = None
-) -> Iterator[LogLine | BadLine]:
+def iter_file(path: str | os.PathLike) -> Iterator[LogLine | BadLine]:
     """Stream the MLLOG lines of a file; memory does not grow with its length."""
     with open_log(path) as f:
         try:
-            yield from iter_lines(f, 1, wanted)
+            yield from iter_lines(f)
         except OSError as err:
             raise InputError(f"{path}: read error: {err.strerror or err}") from None

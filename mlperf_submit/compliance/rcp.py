@@ -82,22 +82,8 @@ SUBMISSION_RUNS = {
     "qwen35_397b_grpo": 3,
     "dlrmv4": 10,
 }
-RCP_RULESETS = frozenset(
-    [
-        "1.0.0",
-        "1.1.0",
-        "2.0.0",
-        "2.1.0",
-        "3.0.0",
-        "3.1.0",
-        "4.0.0",
-        "4.1.0",
-        "5.0.0",
-        "5.1.0",
-        "6.0.0",
-        "6.1.0",
-    ]
-)
+# rcp_checker's own list of rulesets happens to be package_checker's (meta.CHECKED_RULESETS)
+RCP_RULESETS = meta.CHECKED_RULESETS
 # Messages that rcp-bypass may turn into a pass (the Missing RCP one is matched by prefix).
 BYPASSABLE = ("RCP found", "RCP Interpolation")
 MISSING_PREFIX = "Missing RCP, please submit RCP with BS = "

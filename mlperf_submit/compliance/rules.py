@@ -41,7 +41,7 @@ from functools import cache, lru_cache
 
 import yaml
 
-from mlperf_submit.compliance.parser import BadLine, KeyFilter, LogLine, MutableLogLine
+from mlperf_submit.compliance.parser import BadLine, LogLine, MutableLogLine
 from mlperf_submit.errors import UsageError
 
 try:  # the C loader is ~10x faster; the official tool uses it when present too
@@ -947,7 +947,6 @@ class RuleEngine:
         self._finished: CheckResult | None = None
         self._late: list[Finding] = []  # online findings that became definite outside feed()
         self._dispatch: dict[str, list[tuple[_Run, _KeyRule]]] = {}  # key -> live runs with a rule
-        self._filter = KeyFilter()  # the lines feed_all() needs as objects
         self._start(self.root)
         self._drain_enqueues()
         self._update_retention()
@@ -1008,12 +1007,6 @@ class RuleEngine:
         self._out = None
         return out
 
-    def key_filter(self, extra=()) -> KeyFilter:
-        """A filter for ``iter_file``/``iter_lines`` that yields only the lines this engine (and
-        ``extra`` keys, and submission_* keys) needs; pass the result to ``feed_all``."""
-        self._filter.keys.update(extra)
-        return self._filter
-
     def feed_all(self, items, observe=None, observe_keys: frozenset = frozenset()) -> None:
         """Offline fast path: ``feed`` every item, without collecting online findings.
 
@@ -1057,10 +1050,8 @@ class RuleEngine:
                     retain_keys = self._retain_keys
             if observe is not None and (key in observe_keys or key[:11] == "submission_"):
                 observe(item)
-        skipped = self._filter.skipped  # valid lines the filter did not pass on
-        self._filter.skipped = 0
-        self.n_lines += n + skipped
-        self.n_parsed += n + skipped
+        self.n_lines += n
+        self.n_parsed += n
 
     def finish(self) -> CheckResult:
         if self._finished is not None:
@@ -1117,7 +1108,6 @@ class RuleEngine:
 
     def _go_live(self, run: _Run):
         self.live.append(run)
-        self._filter.keys.update(run.cfg.keys)
         for k, rule in run.cfg.keys.items():
             self._dispatch.setdefault(k, []).append((run, rule))
 
@@ -1163,8 +1153,6 @@ class RuleEngine:
         retain_all = unknown or reads_log or any(r.deferred for r in self.runs)
         self._retain_all = retain_all
         self._retain_keys = keys
-        self._filter.all = retain_all
-        self._filter.keys.update(keys)
         self._future = (future, unknown)
         if not retain_all:
             if keys:

@@ -14,18 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from mlperf_submit.compliance.parser import (
-    _HUGE,
+    _FINITE,
     TOKEN,
     LogLine,
     _new_logline,
-    _orjson_exact,
     _orjson_loads,
+    _values_exact,
     parse_mllog_text,
 )
 from mlperf_submit.compliance.rules import RuleEngine
 
 _TOKEN_LEN = len(TOKEN)
-_FINITE = 1.7976931348623157e308
 
 
 def scan_lines(
@@ -42,7 +41,7 @@ def scan_lines(
 
         engine.feed_all(iter_lines(lines), observe, observe_keys)
         return
-    exact = _orjson_exact
+    values_exact = _values_exact
     dispatch = engine._dispatch
     buffer_append = engine.buffer.append
     retain_all = engine._retain_all
@@ -85,27 +84,7 @@ def scan_lines(
                 targets = None
                 retain = True
                 fact = False
-            # exactness of the values (see parser._orjson_exact), inlined for the usual shapes
-            tv = type(value)
-            if tv is float:
-                ok = -_HUGE < value < _HUGE
-            elif tv is dict or tv is list:
-                ok = exact(value)
-            else:
-                ok = True
-            if ok:
-                if type(metadata) is dict:
-                    for x in metadata.values():
-                        tx = type(x)
-                        if tx is float:
-                            if not -_HUGE < x < _HUGE:
-                                ok = False
-                                break
-                        elif (tx is dict or tx is list) and not exact(x):
-                            ok = False
-                            break
-                else:
-                    ok = exact(metadata)
+            ok = values_exact(value, metadata)  # see parser._orjson_exact
             if ok:
                 ll = _new_logline(
                     LogLine,

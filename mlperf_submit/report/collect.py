@@ -21,24 +21,13 @@ from pathlib import Path
 
 from mlperf_submit.compliance import meta
 from mlperf_submit.compliance.filecheck import check_file
+from mlperf_submit.compliance.rcp import SAMPLES_COUNT_BENCHMARKS
 from mlperf_submit.compliance.scoring import Score, read_scaling, score_runs
 from mlperf_submit.errors import InputError, UsageError
 from mlperf_submit.report.targets import Target, closed_target
 
 # Benchmarks whose convergence point is counted in samples (rules.md §4.2); others in epochs.
-SAMPLE_BENCHMARKS = frozenset(
-    [
-        "llama2_70b_lora",
-        "flux1",
-        "llama31_405b",
-        "llama31_8b",
-        "gpt_oss_20b",
-        "deepseekv3_671b",
-        "qwen35_397b_grpo",
-        "dlrmv4",
-        "gpt3",
-    ]
-)
+SAMPLE_BENCHMARKS = SAMPLES_COUNT_BENCHMARKS | {"gpt3"}
 
 
 @dataclass

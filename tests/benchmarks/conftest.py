@@ -1,5 +1,5 @@
-"""Fixtures: the resnet ``tiny`` synthetic ImageNet (made once per session) and an in-process
-``mlperf-submit train`` runner."""
+"""Fixtures for every benchmark test: the resnet ``tiny`` synthetic ImageNet (made once per
+session) and an in-process ``mlperf-submit train`` runner."""
 
 from __future__ import annotations
 

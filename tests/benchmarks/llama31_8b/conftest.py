@@ -1,10 +1,8 @@
-"""Fixtures: the llama ``tiny`` synthetic C4 (made once per session), an in-process
-``mlperf-submit train`` runner, and a launcher for real multi-process gloo runs."""
+"""Fixtures: the llama ``tiny`` synthetic C4 (made once per session) and a launcher for real
+multi-process gloo runs (``train_cli`` comes from tests/benchmarks/conftest.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import socket
 import subprocess
@@ -26,20 +24,6 @@ def tiny_c4_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny_c4")
     LlamaBenchmark(tiny(), RunContext(seed=0)).prepare_synthetic(root)
     return root
-
-
-@pytest.fixture
-def train_cli():
-    """``train_cli(*argv) -> (exit code, stdout, stderr)`` of ``mlperf-submit train ...``."""
-    from mlperf_submit.cli import main
-
-    def run(*argv):
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            rc = main(["train", *map(str, argv)])
-        return rc, out.getvalue(), err.getvalue()
-
-    return run
 
 
 def free_port() -> int:
