@@ -11,8 +11,8 @@ measurement; the file is a temp file), in one process, one after the other, best
 - ``free``: ``tracked_stats`` lines (no rule: strict mode parses the line and counts nothing).
 
 It prints µs per event and the ratios; target: strict <= 2x raw mllog. It then times one
-training step of a small ResNet on CPU (the scale of the tiny presets) and prints the strict cost
-of one event as a percentage of it (target < 0.5%; the trainer logs per block, not per step, so
+training step of the resnet ``tiny`` preset on CPU and prints the strict cost of one event as a
+percentage of it (target < 0.5%; the trainer logs per block, not per step, so
 the real share is lower still).
 """
 
@@ -104,26 +104,36 @@ def _stdout_to_devnull():
 
 
 def _step_ms() -> tuple[float, str]:
-    """Median time of one SGD step of a small ResNet on a 32x32 batch (the tiny-preset scale)."""
+    """Median time of one training step of the resnet ``tiny`` preset (its model, batch and
+    image size, as configured in benchmarks/resnet/config.py)."""
     import torch
 
+    from mlperf_submit.benchmarks.resnet.config import tiny
     from mlperf_submit.benchmarks.resnet.model import ResNetSpec, build_resnet
 
+    cfg = tiny()
+    m, d = cfg.model, cfg.data
     torch.manual_seed(0)
-    torch.set_num_threads(1)  # the machine is shared; one thread gives a stable step time
-    spec = ResNetSpec(layers=(1, 1, 1, 1), width=16, num_classes=10, stem="small")
-    model = build_resnet(spec)
+    torch.set_num_threads(cfg.loop.threads)
+    model = build_resnet(
+        ResNetSpec(layers=m.layers, width=m.width, num_classes=m.num_classes, stem=m.stem)
+    )
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    x, y = torch.randn(32, 3, 32, 32), torch.randint(0, 10, (32,))
+    x = torch.randn(d.batch_size, 3, d.image_size, d.image_size)
+    y = torch.randint(0, m.num_classes, (d.batch_size,))
     times = []
-    for _ in range(12):
+    for _ in range(22):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         torch.nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
         times.append(time.perf_counter() - t0)
     times = sorted(times[2:])
-    return times[len(times) // 2] * 1e3, "ResNet 1-1-1-1 width 16, batch 32x3x32x32, 1 thread"
+    what = (
+        f"resnet tiny preset: ResNet {'-'.join(map(str, m.layers))} width {m.width}, batch "
+        f"{d.batch_size}x3x{d.image_size}x{d.image_size}, {cfg.loop.threads} thread(s)"
+    )
+    return times[len(times) // 2] * 1e3, what
 
 
 def main() -> int:
