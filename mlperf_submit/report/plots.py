@@ -22,6 +22,20 @@ from mlperf_submit.report.collect import BenchmarkData  # noqa: E402
 _DPI = 110
 
 
+# What `eval_accuracy` measures per benchmark (the MLPerf quality metric), for axis labels.
+QUALITY_METRIC = {
+    "resnet": "top-1 accuracy",
+    "bert": "masked-LM accuracy",
+    "unet3d": "mean DICE",
+    "dlrm_dcnv2": "AUC",
+    "llama31_8b": "log-perplexity",
+    "llama31_405b": "log-perplexity",
+    "llama2_70b_lora": "eval loss",
+    "flux1": "validation loss",
+    "gpt3": "log-perplexity",
+}
+
+
 def _short_seed(seed) -> str:
     return "?" if seed is None else str(seed)
 
@@ -47,7 +61,9 @@ def plot_convergence(data: BenchmarkData, out: Path) -> Path:
             ax.axhline(target.value, color="black" if style == "--" else "tab:red", ls=style,
                        lw=1.2, label=f"{label} {target.value:g} ({'≥' if target.higher_is_better else '≤'})")  # fmt: skip
     ax.set_xlabel(data.progress_key)
-    ax.set_ylabel(next((r.metric for r in data.runs if r.evals), "eval_accuracy"))
+    metric = next((r.metric for r in data.runs if r.evals), "eval_accuracy")
+    meaning = QUALITY_METRIC.get(data.benchmark)
+    ax.set_ylabel(f"{metric} ({meaning})" if meaning else metric)
     ax.set_title(f"{data.benchmark} ({data.division}, ruleset {data.ruleset}) — {data.where}",
                  fontsize=10)  # fmt: skip
     if drawn == 0:
