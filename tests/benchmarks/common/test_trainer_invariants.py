@@ -19,7 +19,6 @@ from fs_watch import DirWatch
 from mlperf_submit.benchmarks.common.config import apply_overrides
 from mlperf_submit.benchmarks.common.interface import RunContext
 from mlperf_submit.benchmarks.common.trainer import Trainer
-from mlperf_submit.benchmarks.resnet import data_dali
 from mlperf_submit.benchmarks.resnet.benchmark import ResNetBenchmark
 from mlperf_submit.benchmarks.resnet.config import tiny
 from mlperf_submit.compliance.filecheck import check_file
@@ -45,7 +44,7 @@ def make_trainer(tmp_path, data_root, overrides=(), bm_cls=ResNetBenchmark, seed
 
 
 LOADERS = [
-    pytest.param("dali", marks=pytest.mark.skipif(not data_dali.available(), reason="no DALI")),
+    "dali",
     "torch",
 ]
 

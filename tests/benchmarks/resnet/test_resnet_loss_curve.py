@@ -19,7 +19,6 @@ import torch
 from mlperf_submit.benchmarks.common.config import apply_overrides
 from mlperf_submit.benchmarks.common.interface import RunContext
 from mlperf_submit.benchmarks.common.trainer import Trainer
-from mlperf_submit.benchmarks.resnet import data_dali
 from mlperf_submit.benchmarks.resnet.benchmark import ResNetBenchmark
 from mlperf_submit.benchmarks.resnet.config import tiny
 from mlperf_submit.logging import MLPerfLogger
@@ -45,7 +44,7 @@ def losses(tmp_path, data_root, loader: str) -> list[float]:
 @pytest.mark.parametrize(
     "loader",
     [
-        pytest.param("dali", marks=pytest.mark.skipif(not data_dali.available(), reason="no DALI")),
+        "dali",
         "torch",
     ],
 )

@@ -13,12 +13,11 @@ import sys
 import pytest
 
 from mlperf_submit.benchmarks.command import is_run_section_finding
-from mlperf_submit.benchmarks.resnet import data_dali
 from mlperf_submit.compliance import official
 from mlperf_submit.compliance.filecheck import check_file
 
 LOADERS = [
-    pytest.param("dali", marks=pytest.mark.skipif(not data_dali.available(), reason="no DALI")),
+    "dali",
     "torch",
 ]
 
