@@ -677,41 +677,38 @@ class _Run:
                     raise test.error
                 ok = eval(test.code, state, {"ll": ll, "v": ll.value})
                 if not ok:
-                    self._put(
-                        Finding(
-                            "error",
-                            "check",
-                            f"CHECK for '{ll.key}' failed in line {ll.lineno}:"
-                            f"\n{ll.full_string}"
-                            f"\nfailed test: {test.src}"
-                            f"\ncurrent context[s]={_pretty(self.s)}"
-                            f"\ncurrent line[v]={_pretty(ll.value)}",
-                            key=ll.key,
-                            config=self.name,
-                            lineno=ll.lineno,
-                            file_lineno=ll.file_lineno,
-                            rule=str(test.src),
-                        )
+                    msg = (
+                        f"CHECK for '{ll.key}' failed in line {ll.lineno}:"
+                        f"\n{ll.full_string}"
+                        f"\nfailed test: {test.src}"
+                        f"\ncurrent context[s]={_pretty(self.s)}"
+                        f"\ncurrent line[v]={_pretty(ll.value)}"
                     )
+                    self._put(self._line_finding("check", msg, ll, test.src))
             except Exception:
                 try:
                     ctx = _pretty(self.s)
                 except Exception as err:  # official: the except handler itself raises
                     self._crash(f"state cannot be printed as JSON ({err})", ll)
                     ctx = repr(self.s)
-                self._put(
-                    Finding(
-                        "error",
-                        "exec",
-                        f"Failed executing CHECK code:\n{test.src}\ntriggered by line:"
-                        f"\n{ll.full_string}\ncurrent context[s]={ctx}",
-                        key=ll.key,
-                        config=self.name,
-                        lineno=ll.lineno,
-                        file_lineno=ll.file_lineno,
-                        rule=str(test.src),
-                    )
+                msg = (
+                    f"Failed executing CHECK code:\n{test.src}\ntriggered by line:"
+                    f"\n{ll.full_string}\ncurrent context[s]={ctx}"
                 )
+                self._put(self._line_finding("exec", msg, ll, test.src))
+
+    def _line_finding(self, kind: str, message: str, ll: LogLine, rule) -> Finding:
+        """An error about one log line, keyed (a later config may discard it)."""
+        return Finding(
+            "error",
+            kind,
+            message,
+            key=ll.key,
+            config=self.name,
+            lineno=ll.lineno,
+            file_lineno=ll.file_lineno,
+            rule=str(rule),
+        )
 
     def _exec(self, ll: LogLine, code: _Code, action: str):
         try:
@@ -719,18 +716,8 @@ class _Run:
                 raise code.error
             exec(code.code, self.state, {"ll": ll, "v": ll.value})
         except Exception:
-            self._put(
-                Finding(
-                    "error",
-                    "exec",
-                    f"Failed executing code {action} code triggered by line :\n{ll.full_string}",
-                    key=ll.key,
-                    config=self.name,
-                    lineno=ll.lineno,
-                    file_lineno=ll.file_lineno,
-                    rule=str(code.src),
-                )
-            )
+            msg = f"Failed executing code {action} code triggered by line :\n{ll.full_string}"
+            self._put(self._line_finding("exec", msg, ll, code.src))
 
     # -- end of log ------------------------------------------------------------------------------
     def finish(self):
