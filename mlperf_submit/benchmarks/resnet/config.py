@@ -172,6 +172,12 @@ def tiny() -> ResNetConfig:
     ``mlperf-submit train resnet --preset tiny --seed 1 --log run.log --synthetic DIR``:
     top-1 >= 0.759 at the first eval (epoch 4) in ~3-5 s of run time; log passes the official
     checker for resnet@4.0.0 division open.
+
+    The LR decays to zero at epoch 8, not before: with 2 ranks (global batch 64, 6 steps per
+    epoch) about a third of the seeds are still short of 0.759 at epoch 4, and a decay that
+    ended at epoch 6 froze them there, so their evals at 8 and 12 could not improve (a flaky
+    2-node campaign test). Measured over seeds 1-12: 1 rank, all converge at epoch 4 (top-1
+    0.785-0.875); 2 ranks, the rest converge at epoch 8 (0.845-0.875).
     """
     return ResNetConfig(
         model=ModelConfig(layers=(1, 1, 1, 1), width=8, num_classes=10, stem="small"),
@@ -179,7 +185,7 @@ def tiny() -> ResNetConfig:
             name="lars",
             base_lr=1.0,
             warmup_epochs=0.5,
-            decay_epochs=6.0,
+            decay_epochs=8.0,
             weight_decay=5e-5,
             lars_eta=0.01,
         ),
