@@ -7,6 +7,8 @@ it. Both are identities in a single process, so the Trainer never asks "am I dis
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -40,6 +42,17 @@ def shard_model(model: nn.Module) -> nn.Module:
                 fully_shard(block)
     fully_shard(model)
     return model
+
+
+def local_gradients(model: nn.Module):
+    """Context for a backward pass whose gradients stay on this rank (the first micro-batches
+    of an accumulated step): DDP skips its all-reduce, the last micro-batch's backward reduces
+    the sum. FSDP2 keeps reduce-scattering every micro-batch: skipping it would hold unsharded
+    gradients between micro-batches, and accumulation is there to save memory. A no-op in a
+    single process."""
+    if isinstance(model, nn.parallel.DistributedDataParallel):
+        return model.no_sync()
+    return contextlib.nullcontext()
 
 
 def unwrap(model: nn.Module) -> nn.Module:

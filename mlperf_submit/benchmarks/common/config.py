@@ -51,6 +51,12 @@ class LoopConfig:
     """ddp: replicated weights, all-reduced gradients. fsdp2: weights, gradients and optimizer
     state sharded over the ranks (``launch.parallel.shard_model``), for models whose training state does
     not fit one device."""
+    gradient_accumulation_steps: int = 1
+    """Micro-batches per optimizer step. Each rank's step batch (global batch / ranks) is split
+    into this many equal micro-batches, run forward and backward one after the other (gradients
+    all-reduced after the last one only), then the optimizer steps once: the global batch and
+    every hyperparameter stay the same, only activation memory shrinks. Logged as MLPerf's
+    ``gradient_accumulation_steps``."""
 
     def validate(self) -> None:
         if self.warmup_steps < 0:
@@ -59,6 +65,11 @@ class LoopConfig:
             raise UsageError(f"loop.threads={self.threads}: use 0 (torch default) or more")
         if self.max_minutes < 0:
             raise UsageError(f"loop.max_minutes={self.max_minutes}: use 0 (no limit) or more")
+        if self.gradient_accumulation_steps < 1:
+            raise UsageError(
+                f"loop.gradient_accumulation_steps={self.gradient_accumulation_steps}: use 1 "
+                "(no accumulation) or more"
+            )
 
 
 def _field_types(cls: type) -> dict[str, Any]:

@@ -143,7 +143,13 @@ class Benchmark(ABC):
         """Samples per optimizer step over all ranks (logged as ``global_batch_size``)."""
 
     def gradient_accumulation_steps(self) -> int:
-        return 1
+        """Micro-batches per optimizer step (``loop.gradient_accumulation_steps``)."""
+        return self.cfg.loop.gradient_accumulation_steps
+
+    def split_batch(self, batch: Any, parts: int) -> list[Any]:
+        """``batch`` (one rank's step batch) as ``parts`` equal micro-batches, for gradient
+        accumulation. Default: tensors, and tuples/lists/dicts of tensors, split on dim 0."""
+        return split_on_first_dim(batch, parts)
 
     @abstractmethod
     def warmup_batch(self) -> Any:
@@ -185,3 +191,18 @@ class Benchmark(ABC):
 
     def on_block_end(self, block: Block) -> None:  # noqa: B027 - optional hook
         """Called after each block's training, before its evaluation."""
+
+
+def split_on_first_dim(batch: Any, parts: int) -> list[Any]:
+    """Split a tensor, or a tuple/list/dict of tensors, into ``parts`` equal pieces on dim 0."""
+    if isinstance(batch, torch.Tensor):
+        if batch.shape[0] % parts:
+            raise ValueError(f"a batch of {batch.shape[0]} does not split into {parts} equal parts")
+        return list(batch.tensor_split(parts))
+    if isinstance(batch, (tuple, list)):
+        columns = [split_on_first_dim(x, parts) for x in batch]
+        return [type(batch)(col[i] for col in columns) for i in range(parts)]
+    if isinstance(batch, dict):
+        columns = {k: split_on_first_dim(v, parts) for k, v in batch.items()}
+        return [{k: v[i] for k, v in columns.items()} for i in range(parts)]
+    raise TypeError(f"cannot split a batch of type {type(batch).__name__}: override split_batch")

@@ -28,11 +28,21 @@ class Precision:
         return torch.autocast(self.device_type, dtype=_DTYPES[self.name])
 
     def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        self.backward(loss)
+        self.step(optimizer)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Accumulate the gradients of ``loss`` (scaled under fp16)."""
         if self.scaler is None:
             loss.backward()
-            optimizer.step()
         else:
             self.scaler.scale(loss).backward()
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        """One optimizer step on the accumulated gradients (unscaled and checked under fp16)."""
+        if self.scaler is None:
+            optimizer.step()
+        else:
             self.scaler.step(optimizer)
             self.scaler.update()
 

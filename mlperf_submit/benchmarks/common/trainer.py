@@ -21,6 +21,7 @@ benchmark's progress unit. Throughput is logged per block as ``tracked_stats``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import sys
@@ -32,6 +33,7 @@ import torch
 
 from mlperf_submit.benchmarks.common.interface import Benchmark, Block, DataSplits
 from mlperf_submit.benchmarks.common.precision import Precision, make_precision
+from mlperf_submit.errors import UsageError
 from mlperf_submit.launch import dist
 from mlperf_submit.launch import parallel as ddp
 from mlperf_submit.launch.seeds import derive_seed
@@ -98,6 +100,15 @@ class Trainer:
         self.result = RunResult(status="aborted")
         self._run_t0 = 0.0
         self._stream = None  # samples_count benchmarks: one iterator across blocks
+        self.accumulation = benchmark.gradient_accumulation_steps()
+        per_step = self.ctx.world_size * self.accumulation
+        if benchmark.global_batch_size() % per_step:
+            raise UsageError(
+                f"loop.gradient_accumulation_steps={self.accumulation}: the global batch "
+                f"{benchmark.global_batch_size()} over {self.ctx.world_size} rank(s) does not "
+                f"split into {self.accumulation} equal micro-batches; use a divisor of "
+                f"{benchmark.global_batch_size() // self.ctx.world_size}"
+            )
 
     # -- top level -----------------------------------------------------------------------------
     def train(self) -> RunResult:
@@ -254,13 +265,34 @@ class Trainer:
             epoch += 1
 
     def train_step(self, batch: Any) -> tuple[torch.Tensor, int]:
-        with self.precision.autocast():
-            loss, n = self.bm.loss(self.model, batch)
+        """One optimizer step on this rank's step batch; returns its mean loss and size."""
         self.optimizer.zero_grad(set_to_none=True)
-        self.precision.backward_step(loss, self.optimizer)
+        if self.accumulation == 1:
+            with self.precision.autocast():
+                loss, n = self.bm.loss(self.model, batch)
+            self.precision.backward(loss)
+        else:
+            loss, n = self._accumulate(batch)
+        self.precision.step(self.optimizer)
         if self.scheduler is not None:
             self.scheduler.step()
         return loss.detach(), n
+
+    def _accumulate(self, batch: Any) -> tuple[torch.Tensor, int]:
+        # Equal micro-batches, each loss a mean over its samples: scaling each by 1/k makes
+        # the summed gradients those of the whole step batch's mean loss.
+        micro = self.bm.split_batch(batch, self.accumulation)
+        total, n = None, 0
+        for i, part in enumerate(micro):
+            last = i == len(micro) - 1
+            sync = contextlib.nullcontext() if last else ddp.local_gradients(self.model)
+            with sync:
+                with self.precision.autocast():
+                    loss, m = self.bm.loss(self.model, part)
+                self.precision.backward(loss / len(micro))
+            total = loss.detach() if total is None else total + loss.detach()
+            n += m
+        return total / len(micro), n
 
     def evaluate(self, block: Block) -> float:
         progress = block.end  # epochs completed (1-based) or samples trained

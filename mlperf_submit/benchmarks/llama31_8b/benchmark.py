@@ -179,7 +179,8 @@ class LlamaBenchmark(Benchmark):
             "pipeline_parallelism": 1,
             "context_parallelism": 1,
             "expert_parallelism": 1,
-            "micro_batch_size": self.local_batch,
+            # One forward/backward's sequences per rank: the step batch over the accumulation.
+            "micro_batch_size": self.local_batch // self.gradient_accumulation_steps(),
             "config_filename": f"{CONFIG_MODULE}:{self.cfg.preset}",
         }
 

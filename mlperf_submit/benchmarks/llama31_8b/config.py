@@ -243,6 +243,18 @@ def config_DGXH200_1x8x4() -> LlamaConfig:  # noqa: N802 - the MLPerf naming con
     )
 
 
+def config_DGXH100_1x8x1() -> LlamaConfig:  # noqa: N802
+    """Llama 3.1 8B on one 8-GPU node with 80 GB per GPU: the same global batch 32 (and so the
+    same GBS-32 hyperparameters) as config_DGXH200_1x8x4, as 4 accumulated micro-batches of one
+    8192-token sequence per GPU: a quarter of the activation and logits memory. Not run here."""
+    cfg = config_DGXH200_1x8x4()
+    return replace(
+        cfg,
+        preset="config_DGXH100_1x8x1",
+        loop=replace(cfg.loop, gradient_accumulation_steps=4),
+    )
+
+
 def llama8b() -> LlamaConfig:
     """``8b``: the closed Llama 3.1 8B configuration (an alias of config_DGXH200_1x8x4)."""
     return replace(config_DGXH200_1x8x4(), preset="8b")
@@ -267,5 +279,6 @@ PRESETS: dict[str, Callable[[], LlamaConfig]] = {
     "small": small,
     "8b": llama8b,
     "config_DGXH200_1x8x4": config_DGXH200_1x8x4,
+    "config_DGXH100_1x8x1": config_DGXH100_1x8x1,
     "1b": gpu_1b,
 }

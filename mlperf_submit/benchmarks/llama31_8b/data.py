@@ -15,8 +15,9 @@ reference does not shuffle it), split across ranks so each sample is evaluated e
                        eval_samples=64, eval_batch=16, seed=1, rank=0, world=2)
     for batch in splits.train_epoch(0): ...       # int64 [global_batch / world, seq_len + 1]
 
-One batch per optimizer step and rank (the common loop steps the optimizer on every batch), so
-the micro batch size is ``global_batch / world``.
+One batch per optimizer step and rank; the common loop splits it into
+``loop.gradient_accumulation_steps`` micro-batches, so the micro batch size is
+``global_batch / world / accumulation``.
 """
 
 from __future__ import annotations

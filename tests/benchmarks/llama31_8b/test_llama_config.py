@@ -36,6 +36,7 @@ def test_blocks_follow_the_eval_interval_until_the_budget():
 def test_closed_presets_have_no_closed_problems():
     assert PRESETS["8b"]().closed_problems() == []
     assert PRESETS["config_DGXH200_1x8x4"]().closed_problems() == []
+    assert PRESETS["config_DGXH100_1x8x1"]().closed_problems() == []
     problems = " ".join(tiny().closed_problems())
     for key in ("optim.max_steps", "data.seq_len", "data.eval_samples", "model:"):
         assert key in problems

@@ -164,6 +164,48 @@ def test_tiny_two_processes_fsdp2_trains_like_ddp(tmp_path, tiny_c4_root, launch
     assert report.facts.evals[0][1] == pytest.approx(first_ddp[1], rel=1e-4)
 
 
+def test_tiny_two_processes_gradient_accumulation_trains_like_ddp(
+    tmp_path, tiny_c4_root, launch_ranks, ddp_log
+):
+    """Each rank's 8 sequences as 2 micro-batches of 4 (DDP all-reduces after the second
+    backward only): the same global batch, so the same model as the plain DDP run."""
+    log = tmp_path / "accum.log"
+    results = launch_ranks(
+        2, "llama31_8b", "--preset", "tiny", "--seed", 7, "--log", log,
+        "--synthetic", tiny_c4_root, "loop.gradient_accumulation_steps=2", "data.max_samples=256",
+    )  # fmt: skip
+    for rc, out in results:
+        assert rc == 3, out[-3000:]  # budget of one block spent before the target
+    report = check_file(log, "6.1.0")
+    # one block only, so its eval is still above the open bound (< 1.0): that is the one error
+    assert [f.message for f in report.errors] == [
+        "Failed checks for eval_accuracy : v['value'] < 1.0"
+    ]
+    values = {r["key"]: r["value"] for r in records(log)}
+    assert values["gradient_accumulation_steps"] == 2
+    assert values["micro_batch_size"] == 4 and values["global_batch_size"] == 16
+    first_ddp = check_file(ddp_log, "6.1.0").facts.evals[0]
+    assert report.facts.evals[0][0] == first_ddp[0] == 256
+    assert report.facts.evals[0][1] == pytest.approx(first_ddp[1], rel=1e-4)
+
+
+def test_80gb_preset_init_section_logs_its_accumulation(tmp_path, train_cli):
+    """config_DGXH100_1x8x1 described for 8 GPUs: global batch 32 = 8 ranks x 4 micro-batches
+    of 1; its init section passes the closed 6.1.0 rules, ours and official."""
+    log = tmp_path / "init.log"
+    rc, out, err = train_cli(
+        "llama31_8b", "--preset", "config_DGXH100_1x8x1", "--log-only", "--world-size", 8,
+        "--log", log, "--seed", 4,
+    )  # fmt: skip
+    assert rc == 0, err
+    values = {r["key"]: r["value"] for r in records(log)}
+    assert values["global_batch_size"] == 32 and values["gradient_accumulation_steps"] == 4
+    assert values["micro_batch_size"] == 1
+    rc, out = official(log, "6.1.0", tmp_path)
+    failures = [ln for ln in out.splitlines() if "CHECK for" in ln or "failed test" in ln]
+    assert failures == [], out
+
+
 @pytest.mark.parametrize("ruleset", ["6.0.0", "6.1.0"])
 def test_8b_init_section_passes_the_closed_rules(tmp_path, train_cli, ruleset):
     assert PRESETS["8b"]().closed_problems() == []
