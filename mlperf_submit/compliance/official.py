@@ -21,6 +21,7 @@ copy's path is mapped back to the real one in the output we keep. A Python trace
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -78,12 +79,19 @@ def _copy(src: str, tmp: str) -> str:
 
 
 def _run(
-    tool: str, args: list[str], target: str, copy_path: str | None, tmp: str, timeout: float
+    tool: str,
+    args: list[str],
+    target: str,
+    copy_path: str | None,
+    tmp: str,
+    timeout: float,
+    cmd: list[str] | None = None,
 ) -> tuple[int, str, float]:
     log = os.path.join(tmp, f"{tool}.log")
-    cmd = [sys.executable, "-m", f"mlperf_logging.{tool}", *args]
-    if tool != "result_summarizer":
-        cmd += ["--log_output", log]
+    if cmd is None:
+        cmd = [sys.executable, "-m", f"mlperf_logging.{tool}", *args]
+        if tool != "result_summarizer":
+            cmd += ["--log_output", log]
     env = dict(os.environ, PYTHONWARNINGS="ignore", PYTHONIOENCODING="utf-8")
     t0 = time.perf_counter()
     try:
@@ -258,6 +266,37 @@ def result_summarizer(org: str, ruleset: str, timeout: float = DEFAULT_TIMEOUT) 
     return v
 
 
+# result_summarizer scores a lone result directory with this function (its org-folder walk
+# calls it per system/benchmark): the same glob, compliance check, drops and scaling.json.
+_STANDALONE_SCORE = """
+import json, sys
+from mlperf_logging.result_summarizer import result_summarizer as rs
+score, _, factor = rs._compute_strong_score_standalone(
+    sys.argv[1], "system", False, sys.argv[2], "training", sys.argv[3])
+print("MLPERF_SUBMIT_SCORE " + json.dumps({"score": score, "scaling_factor": factor}))
+"""
+
+
+def dir_score(result_dir: str, benchmark: str, ruleset: str, timeout: float = DEFAULT_TIMEOUT):
+    """The official score of one ``result_*.txt`` directory, outside an org folder: the
+    summarizer's own per-directory function (``_compute_strong_score_standalone``) on a copy.
+    ``extra['score']`` is its minutes (None: no score), ``extra['scaling_factor']`` the factor."""
+    with tempfile.TemporaryDirectory(prefix="mlperf-official-") as tmp:
+        copy = _copy(result_dir, tmp)
+        cmd = [sys.executable, "-c", _STANDALONE_SCORE, benchmark, copy, ruleset]
+        rc, out, sec = _run("result_summarizer", [], result_dir, copy, tmp, timeout, cmd=cmd)
+    v = _parse("result_summarizer", result_dir, rc, out, sec)
+    if not v.crashed:
+        found = [ln for ln in out.splitlines() if ln.startswith("MLPERF_SUBMIT_SCORE ")]
+        if found:
+            v.extra.update(json.loads(found[-1].split(" ", 1)[1]))
+            v.passed = v.extra["score"] is not None
+            v.message = f"score {v.extra['score']}"
+        else:
+            v.crashed, v.message = True, "no score line"
+    return v
+
+
 def _system_of(row: dict) -> str:
     # details_url ends in /systems/<system file name>.json
     url = row.get("details_url") or ""
@@ -349,6 +388,17 @@ def _score_vs(target, d, scores: dict) -> None:
         _disagree(target, "score", d.path, ours, theirs)
 
 
+def _dir_score_vs(target, d) -> None:
+    if d.skipped or not d.benchmark:
+        return
+    v = dir_score(d.path, d.benchmark, d.ruleset)
+    target.official.append(v)
+    if v.crashed:
+        _disagree(target, "score", d.path, d.score.minutes if d.score else None, v.verdict)
+        return
+    _score_vs(target, d, {(d.system, d.benchmark): v.extra["score"]})
+
+
 def compare_with_official(target, args=None) -> None:
     """Run the official tools on ``target`` (a report_format.Target) and record disagreements."""
     rep, rs = target.report, target.ruleset
@@ -365,6 +415,7 @@ def compare_with_official(target, args=None) -> None:
             _file_vs(target, fr, rs)
         if target.kind == "dir":
             _rcp_vs(target, rep)
+            _dir_score_vs(target, rep)
     else:
         bypass = dict(
             rcp_bypass=bool(getattr(args, "rcp_bypass", False)),

@@ -100,3 +100,43 @@ def test_compare_with_official_on_an_org_finds_no_disagreement(small_org, tmp_pa
     extra = doc["targets"][0]["official"][1]["extra"]
     assert extra["scores"][f"{d.system}/{d.benchmark}"] == d.score.minutes
     assert extra["dropped_files"] == [str(broken)]
+
+
+@pytest.mark.parametrize(
+    ("rel", "ruleset", "want_minutes", "want_factor"),
+    [
+        # a committed scaling.json (1.0042...) multiplies the olympic mean
+        ("v4.0/closed/GigaComputing/results/G593-SD1_mxnet/resnet", "4.0.0", 13.2260997050, None),
+        # one run fails compliance: dropped, it takes a slowest slot
+        ("v3.1/closed/NVIDIA/results/eos_n8_ngc23.04_pytorch/maskrcnn", "3.1.0", 4.2643555556, 1.0),
+    ],
+)
+def test_lone_result_dir_score_is_compared_with_the_summarizers(
+    corpus_dir, rel, ruleset, want_minutes, want_factor
+):
+    directory = corpus_dir / rel
+    before = snapshot(directory)
+    report = check_result_dir(str(directory), ruleset)
+    target = Target(str(directory), "dir", ruleset, "--ruleset", report)
+    official.compare_with_official(target)
+    (score,) = [v for v in target.official if v.tool == "result_summarizer"]
+    assert score.extra["score"] == pytest.approx(want_minutes, abs=1e-9)
+    assert abs(report.score.minutes - score.extra["score"]) <= 1e-9
+    if want_factor is not None:
+        assert score.extra["scaling_factor"] == want_factor
+    assert target.disagreements == []
+    assert snapshot(directory) == before
+
+
+def test_lone_result_dir_without_a_score_agrees_too(tmp_path, small_org):
+    src = next(small_org.glob("results/*/*"))
+    directory = copy_tree(src, tmp_path / src.parent.name / src.name)
+    for name in ("result_1.txt", "result_3.txt"):  # two failures: more than olympic can drop
+        edit_log(directory / name, set_key("run_stop", drop=True))
+    report = check_result_dir(str(directory), SMALL_ORG_RULESET)
+    assert report.benchmark == src.name and report.score.minutes is None
+    target = Target(str(directory), "dir", SMALL_ORG_RULESET, "--ruleset", report)
+    official.compare_with_official(target)
+    (score,) = [v for v in target.official if v.tool == "result_summarizer"]
+    assert score.extra["score"] is None and not score.passed
+    assert target.disagreements == []
