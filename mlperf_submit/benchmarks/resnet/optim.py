@@ -52,6 +52,10 @@ class LARS(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        """One step for all tensors of a group at once (``torch._foreach_*``): ResNet-50 has
+        161 parameter tensors, and a per-tensor Python loop would launch ~1,000 small kernels
+        per step. Element for element the same arithmetic as the per-tensor form (the test
+        compares them bit for bit)."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -62,27 +66,32 @@ class LARS(torch.optim.Optimizer):
                 continue
             grads = [p.grad for p in params]
             wd, lr, mom = group["weight_decay"], group["lr"], group["momentum"]
-            if group["lars"]:
-                w_norms = torch._foreach_norm(params)
-                g_norms = torch._foreach_norm(grads)
-            if wd:
-                grads = torch._foreach_add(grads, params, alpha=wd)
-            for i, (p, g) in enumerate(zip(params, grads)):
+            bufs = []
+            for p in params:
                 state = self.state[p]
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = torch.zeros_like(p)
-                if group["lars"]:
-                    w_n, g_n = w_norms[i], g_norms[i]
-                    denom = g_n + wd * w_n + group["epsilon"]
-                    # A zero norm (e.g. a zero-initialised layer) falls back to the plain LR.
-                    trust = torch.where(
-                        (w_n > 0) & (denom > 0), group["eta"] * w_n / denom, torch.ones_like(w_n)
-                    )
-                    buf.mul_(mom).add_(g * (trust * lr))
-                else:
-                    buf.mul_(mom).add_(g, alpha=lr)
-                p.sub_(buf)
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = torch.zeros_like(p)
+                bufs.append(state["momentum_buffer"])
+            if group["lars"]:
+                w_n = torch.stack(torch._foreach_norm(params))
+                g_n = torch.stack(torch._foreach_norm(grads))
+                denom = g_n + wd * w_n + group["epsilon"]
+                # A zero norm (e.g. a zero-initialised layer) falls back to the plain LR.
+                trust = torch.where(
+                    (w_n > 0) & (denom > 0), group["eta"] * w_n / denom, torch.ones_like(w_n)
+                )
+                if wd:
+                    grads = torch._foreach_add(grads, params, alpha=wd)
+                # per-tensor 0-dim factors: no host sync, one kernel per list op
+                update = torch._foreach_mul(grads, list((trust * lr).unbind(0)))
+                torch._foreach_mul_(bufs, mom)
+                torch._foreach_add_(bufs, update)
+            else:
+                if wd:
+                    grads = torch._foreach_add(grads, params, alpha=wd)
+                torch._foreach_mul_(bufs, mom)
+                torch._foreach_add_(bufs, grads, alpha=lr)
+            torch._foreach_sub_(params, bufs)
         return loss
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -57,6 +58,45 @@ def test_lars_step_matches_the_formula():
     assert torch.allclose(b.detach(), b0 - lr * gb)  # BN/bias: plain SGD, no decay
     opt.step()  # momentum: the second step adds mom * the first update
     assert opt.state[w]["momentum_buffer"].shape == w.shape
+
+
+def reference_lars_step(params, states, lr, mom, wd, eta, eps, lars):
+    """The per-tensor form of the LARS step (what the foreach implementation must equal)."""
+    for p in params:
+        g = p.grad + wd * p if wd else p.grad
+        buf = states.setdefault(p, torch.zeros_like(p))
+        if lars:
+            w_n, g_n = p.norm(), p.grad.norm()
+            denom = g_n + wd * w_n + eps
+            trust = torch.where((w_n > 0) & (denom > 0), eta * w_n / denom, torch.ones_like(w_n))
+            buf.mul_(mom).add_(g * (trust * lr))
+        else:
+            buf.mul_(mom).add_(g, alpha=lr)
+        p.sub_(buf)
+
+
+def test_foreach_lars_equals_the_per_tensor_form_bit_for_bit():
+    torch.manual_seed(3)
+    net = build_resnet(ResNetSpec(layers=(1, 1), width=8, num_classes=10, stem="small"))
+    ref = copy.deepcopy(net)
+    with torch.no_grad():  # one zero weight tensor: the trust ratio's fallback branch
+        next(p for p in net.parameters() if p.ndim > 1).zero_()
+        next(p for p in ref.parameters() if p.ndim > 1).zero_()
+    lr, mom, wd, eta = 2.0, 0.9, 5e-5, 0.001
+    opt = LARS(param_groups(net, wd), lr=lr, momentum=mom, weight_decay=wd, eta=eta)
+    states: dict = {}
+    x, y = torch.randn(8, 3, 16, 16), torch.randint(0, 10, (8,))
+    for _ in range(3):
+        for model in (net, ref):
+            model.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        decay, skip = param_groups(ref, wd)
+        with torch.no_grad():
+            reference_lars_step(decay["params"], states, lr, mom, wd, eta, 0.0, True)
+            reference_lars_step(skip["params"], states, lr, mom, 0.0, eta, 0.0, False)
+    for a, b in zip(net.parameters(), ref.parameters()):
+        assert torch.equal(a, b)
 
 
 def test_param_groups_skip_bn_and_bias():
