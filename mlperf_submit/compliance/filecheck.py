@@ -32,6 +32,17 @@ _FACT_KEYS = frozenset(
 )
 
 
+class _Missing:
+    """A metadata field that is absent (the official seed checker raises KeyError on it), as
+    opposed to one logged as ``null`` (which it accepts as the value None)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
 @dataclass
 class RunFacts:
     """What the summarizer, the seed checker and reports read from a log."""
@@ -49,7 +60,7 @@ class RunFacts:
     init_stop_ms: float | None = None
     seeds: list[tuple] = field(
         default_factory=list
-    )  # (metadata.file, metadata.lineno, value, file_lineno)
+    )  # (metadata.file, metadata.lineno, value, file_lineno); MISSING where metadata lacks it
     submission: dict = field(default_factory=dict)  # first value of each submission_* key
     global_batch_size: object | None = None  # last logged value
     evals: list[tuple] = field(
@@ -109,9 +120,10 @@ class FactCollector:
                 facts.run_stop_status = md.get("status") if type(md) is dict else None
         elif key == "seed":
             if type(md) is dict:
-                facts.seeds.append((md.get("file"), md.get("lineno"), value, ll.file_lineno))
+                seed = (md.get("file", MISSING), md.get("lineno", MISSING), value, ll.file_lineno)
+                facts.seeds.append(seed)
             else:
-                facts.seeds.append((None, None, value, ll.file_lineno))
+                facts.seeds.append((MISSING, MISSING, value, ll.file_lineno))
         elif key == "global_batch_size":
             facts.global_batch_size = value
         elif key == "eval_accuracy":

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mlperf_submit import MLPERF_LOGGING_VERSION, __version__
+from mlperf_submit.compliance.filecheck import MISSING
 
 SCHEMA = "mlperf-submit-check/1"
 MAX_REASONS = 3
@@ -89,8 +90,8 @@ def file_dict(fr) -> dict:
         "run_stop_status": _jsonable(facts.run_stop_status),
         "seeds": [
             {
-                "file": _jsonable(s[0]),
-                "lineno": _jsonable(s[1]),
+                "file": None if s[0] is MISSING else _jsonable(s[0]),
+                "lineno": None if s[1] is MISSING else _jsonable(s[1]),
                 "value": _jsonable(s[2]),
                 "file_lineno": s[3] if len(s) > 3 else None,
             }

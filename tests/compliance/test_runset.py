@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 
 import pytest
 from mlperf_logging.package_checker.power_checker import PowerChecker
@@ -284,3 +285,45 @@ def test_a_directory_or_dangling_link_named_like_a_result_is_a_failing_run(small
     crashed = [fr for fr in rep.files if fr.official_crash]
     assert len(crashed) == 2 and all("official tools crash" in fr.official_crash for fr in crashed)
     assert "is a directory" in crashed[1].reasons(1)[0]
+
+
+def _seed_edit(mode: str):
+    def edit(obj):
+        if obj.get("key") != "seed":
+            return obj
+        md = dict(obj.get("metadata") or {})
+        if mode in ("null", "null-same"):
+            md.update(file=None, lineno=None)
+        if mode == "null-same":
+            obj["value"] = 42
+        if mode == "no-file":
+            md.pop("file", None)
+        obj["metadata"] = md
+        return obj
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("mode", "official_errors"),
+    [
+        ("null", lambda n: 0),  # explicit nulls are a record (None, None, seed): distinct pass
+        ("null-same", lambda n: n - 1),  # ... the same seed on that "line": n - 1 duplicates
+        ("no-file", lambda n: n),  # an absent key is a KeyError, one error per file
+    ],
+)
+def test_seed_metadata_null_and_missing_as_the_official_seed_checker(small, mode, official_errors):
+    from mlperf_logging.package_checker.seed_checker import SeedChecker
+
+    files = sorted(small.glob("result_*.txt"))
+    official_errors = official_errors(len(files))
+    for f in files:
+        edit_log(f, _seed_edit(mode))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = SeedChecker(SMALL_ORG_RULESET)._assert_unique_seed_per_run([str(f) for f in files])
+    assert len(theirs) == official_errors
+    rep = check_result_dir(str(small), SMALL_ORG_RULESET, "closed")
+    ours = [f for f in rep.seeds if f.severity == "error"]
+    assert len(ours) == official_errors
+    assert rep.passed == (official_errors == 0)
