@@ -97,7 +97,8 @@ def _pipelines():
 
 def _guarded(call, root):
     """``call()``, with DALI's read/decode failures (a RuntimeError) turned into an
-    InputError: a corrupt dataset is bad input, not a crash. DALI does not name the file."""
+    InputError: a corrupt dataset is bad input, not a crash. DALI does not name the file, so
+    the message says how to find it (``verify_data``)."""
     try:
         return call()
     except RuntimeError as err:
@@ -105,8 +106,8 @@ def _guarded(call, root):
         useful = [ln for ln in lines if "Error in" in ln or "failure" in ln or "error:" in ln]
         detail = "; ".join(dict.fromkeys(useful or lines[:1]))
         raise InputError(
-            f"{root}: DALI could not read or decode a sample ({detail}); "
-            "data.loader=torch names the offending file"
+            f"{root}: DALI could not read or decode a sample ({detail}); list the files that "
+            f"do not decode with: python -m mlperf_submit.benchmarks.resnet.verify_data {root}"
         ) from None
 
 

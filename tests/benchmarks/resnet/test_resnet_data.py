@@ -9,7 +9,7 @@ import shutil
 import pytest
 import torch
 
-from mlperf_submit.benchmarks.resnet import data_common, data_dali
+from mlperf_submit.benchmarks.resnet import data_common, data_dali, verify_data
 from mlperf_submit.benchmarks.resnet.data_torch import TorchImageNet
 from mlperf_submit.errors import InputError
 
@@ -109,11 +109,46 @@ def test_corrupt_jpeg_torch_names_the_file(corrupt_copy):
 
 def test_corrupt_jpeg_dali_is_an_input_error(corrupt_copy):
     root, _ = corrupt_copy
-    with pytest.raises(InputError, match="DALI could not read or decode"):
+    with pytest.raises(InputError, match="DALI could not read or decode") as err:
         data = dali_splits(root)
         for _ in range(3):
             for _batch in data.train_epoch(0):
                 pass
+    assert f"python -m mlperf_submit.benchmarks.resnet.verify_data {root}" in str(err.value)
+
+
+def test_verify_data_lists_every_image_that_does_not_decode(corrupt_copy, capsys):
+    """What DALI's error points to: garbage, a JPEG cut in half and one with a garbled
+    entropy-coded stream are each named with the reason; the good images are not."""
+    root, garbage = corrupt_copy
+    val = sorted((root / "val").rglob("*.JPEG"))
+    half, garbled = val[0], val[7]
+    data = half.read_bytes()
+    half.write_bytes(data[: len(data) // 2])
+    data = bytearray(garbled.read_bytes())
+    for i in range(300, len(data) - 10, 7):
+        data[i] = 0xFF
+    garbled.write_bytes(bytes(data))
+    assert verify_data.main([str(root), "--workers", "2"]) == 1
+    out, err = capsys.readouterr()
+    named = sorted(line.split(": ", 1)[0] for line in out.splitlines())
+    assert named == sorted([str(garbage), str(half), str(garbled)])
+    assert "cannot identify image file" in out and "Truncated" in out
+    n_images = len(list(root.rglob("*.JPEG")))
+    assert f"verify_data: {n_images} images, 3 that do not decode" in err
+    assert verify_data.main([str(root), "--split", "train", "--workers", "1"]) == 1
+    assert capsys.readouterr().out.splitlines() == [f"{garbage}: " + _why(garbage)]
+
+
+def _why(path) -> str:
+    return verify_data.decode_problem(str(path))
+
+
+def test_verify_data_on_a_clean_tree_and_on_no_tree(tiny_imagenet, tmp_path, capsys):
+    assert verify_data.main([str(tiny_imagenet), "--workers", "1"]) == 0
+    assert capsys.readouterr().out == ""
+    assert verify_data.main([str(tmp_path / "missing")]) == 2
+    assert "not a directory" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("build", BUILDERS)
