@@ -83,3 +83,21 @@ def test_bad_accumulation_value_is_a_usage_error(train_cli, tmp_path):
         "resnet", "--log-only", "--log", tmp_path / "x.log", "loop.gradient_accumulation_steps=0"
     )
     assert rc == 2 and "loop.gradient_accumulation_steps=0: use 1" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("loader", ["dali", "torch"])
+def test_resnet_block_with_accumulation_on_each_loader(tmp_path, tiny_imagenet, loader):
+    """The loaders' real batch types split (DALI's and the DataLoader's): one block of 4
+    epochs trains with one loss per optimizer step (not per micro-batch) and logs K."""
+    overrides = ["loop.gradient_accumulation_steps=2", "schedule.max_epochs=4"]
+    cfg = apply_overrides(resnet_tiny(), [*overrides, f"data.loader={loader}"])
+    ctx = RunContext(
+        seed=5, data_dir=tiny_imagenet, synthetic=True, division="open", ruleset="4.0.0"
+    )
+    log = tmp_path / "run.log"
+    logger = MLPerfLogger("resnet", "4.0.0", "open", str(log), check="strict", echo=False)
+    result = Trainer(ResNetBenchmark(cfg, ctx), logger).train()
+    logger.close()
+    assert len(result.losses) == 4 * (400 // 32)
+    assert len(result.evals) == 1 and result.evals[0][0] == 4
+    assert '"key": "gradient_accumulation_steps", "value": 2' in log.read_text()
