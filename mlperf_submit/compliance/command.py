@@ -9,6 +9,7 @@ of logs of one benchmark (e.g. a campaign's ``<out>/<benchmark>/run_<i>.log``), 
     mlperf-submit check org/results/sys1/resnet         # runs, seeds, RCP, olympic score
     mlperf-submit check org --ruleset 4.0.0 --json      # what package_checker + summarizer say
     mlperf-submit check org --official                  # and run the official tools, diff them
+    mlperf-submit check run_0.log --follow              # while the run writes it (follow.py)
 
 Exit 0: everything compliant; 1: something is not; 2: unusable input or usage (no traceback).
 
@@ -70,6 +71,18 @@ def add_arguments(parser) -> None:
         "--seed-checker-bypass",
         action="store_true",
         help="as package_checker --seed-checker-bypass",
+    )
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="one log being written: report findings as lines land, end after run_stop",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="with --follow: stop after S seconds without a new byte (default: wait)",
     )
 
 
@@ -241,6 +254,8 @@ class InternalError(MLPerfSubmitError):
 
 
 def _run(args) -> int:
+    if getattr(args, "follow", False):
+        return _follow(args)
     plan = expand(list(args.paths), args.ruleset)
     targets = [check_target(path, kind, rs, src, args) for path, kind, rs, src in plan]
     if args.official:
@@ -256,6 +271,16 @@ def _run(args) -> int:
         for line in render(targets, quiet=args.quiet):
             print(line)
     return exit_code
+
+
+def _follow(args) -> int:
+    if len(args.paths) != 1 or args.json or args.official:
+        raise UsageError("--follow takes one log file, without --json or --official")
+    if args.idle_timeout < 0:
+        raise UsageError(f"--idle-timeout {args.idle_timeout:g}: use 0 (wait) or more seconds")
+    from mlperf_submit.compliance.follow import follow
+
+    return follow(args.paths[0], args.ruleset, idle_timeout=args.idle_timeout)
 
 
 def exit_code_for(targets: list[Target]) -> int:
