@@ -54,7 +54,7 @@ class Tail:
         self.state = _TailState(last_data=clock())
         self.bytes_read = 0
 
-    def _idle(self) -> bool:
+    def idle(self) -> bool:
         if self.idle_timeout > 0 and self.clock() - self.state.last_data >= self.idle_timeout:
             self.state.idle = True
         return self.state.idle
@@ -62,7 +62,7 @@ class Tail:
     def wait_for_file(self) -> bool:
         """Block until the file exists; False when the idle timeout ran out first."""
         while not os.path.exists(self.path):
-            if self._idle():
+            if self.idle():
                 return False
             self.sleep(self.poll)
         if os.path.isdir(self.path):
@@ -90,7 +90,7 @@ class Tail:
                     else:
                         partial += chunk
                     continue
-                if self.state.stop_at_eof or self._idle():
+                if self.state.stop_at_eof or self.idle():
                     break
                 self._check_not_replaced(ino)
                 self.sleep(self.poll)
@@ -123,7 +123,7 @@ def wait_for_benchmark(tail: Tail) -> str | None:
         bm = log_benchmark(tail.path)
         if bm is not None:
             return bm
-        if tail._idle():
+        if tail.idle():
             return None
         tail.sleep(tail.poll)
 
