@@ -15,6 +15,7 @@ takes the newest ruleset with that benchmark, like ``check``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
@@ -115,19 +116,6 @@ def _split_universal(raw: bytes) -> list[str]:
     return text.splitlines(keepends=True)
 
 
-def wait_for_benchmark(tail: Tail) -> str | None:
-    """The log's submission_benchmark once it is written (None: idle timeout first)."""
-    from mlperf_submit.compliance.command import log_benchmark
-
-    while True:
-        bm = log_benchmark(tail.path)
-        if bm is not None:
-            return bm
-        if tail.idle():
-            return None
-        tail.sleep(tail.poll)
-
-
 def follow(
     path: str,
     ruleset: str | None,
@@ -152,14 +140,25 @@ def follow(
             say(f"waiting for {path} to appear ...")
         if not tail.wait_for_file():
             raise InputError(f"{path}: did not appear within --idle-timeout {idle_timeout:g} s")
+        items = iter_lines(tail.lines())
+        # Without --ruleset, hold the lines back until the benchmark is known (the engine needs
+        # its ruleset from the first line on); one pass over the file either way.
+        held: list = []
         if ruleset:
             ruleset, source = check_ruleset(ruleset), "--ruleset"
         else:
-            bm = wait_for_benchmark(tail)
+            bm = None
+            for item in items:
+                held.append(item)
+                if type(item) is LogLine and item.key == "run_stop":
+                    tail.state.stop_at_eof = True  # no benchmark line before the end
+                if type(item) is LogLine and item.key == "submission_benchmark":
+                    bm = item.val if isinstance(item.val, str) else None
+                    break  # the first one decides, as for check (log_benchmark)
             ruleset, source = _ruleset_for([bm] if bm else [], f"{path} (submission_benchmark)")
         say(f"following {path} (ruleset {ruleset}: {source}); Ctrl-C to stop")
         engine = RuleEngine(ruleset, "training", online=True)
-        for item in iter_lines(tail.lines()):
+        for item in itertools.chain(held, items):
             for f in engine.feed(item):
                 where = f"{path}:{f.file_lineno}" if f.file_lineno else path
                 say(f"{where}: {f.severity}: {f.short()}")

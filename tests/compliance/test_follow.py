@@ -42,6 +42,13 @@ def with_value(lines: list[str], key: str, value) -> tuple[list[str], int]:
     return out, at
 
 
+def check_cli(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mlperf_submit", "check", *map(str, args)],
+        capture_output=True, text=True, timeout=120, cwd=cwd,
+    )  # fmt: skip
+
+
 def start(*args) -> tuple[subprocess.Popen, queue.Queue]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlperf_submit", "check", *map(str, args)],
@@ -97,14 +104,8 @@ def test_a_violation_is_reported_while_the_run_is_still_writing(corpus_dir, tmp_
 def test_a_finished_log_ends_at_run_stop_with_checks_verdict(corpus_dir, tmp_path):
     log = tmp_path / "run.log"
     log.write_text("".join(corpus_lines(corpus_dir)), encoding="latin-1")
-    followed = subprocess.run(
-        [sys.executable, "-m", "mlperf_submit", "check", str(log), "--follow"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    checked = subprocess.run(
-        [sys.executable, "-m", "mlperf_submit", "check", str(log)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    followed = check_cli(log, "--follow")
+    checked = check_cli(log)
     assert followed.returncode == checked.returncode == 0
     assert "ruleset 4.0.0: default: newest ruleset with resnet" in followed.stdout
     assert followed.stdout.splitlines()[-2:] == checked.stdout.splitlines()[-2:]
@@ -115,11 +116,7 @@ def test_a_stalled_log_ends_at_the_idle_timeout_not_compliant(corpus_dir, tmp_pa
     log = tmp_path / "run.log"
     text = "".join(lines[: len(lines) // 2]).rstrip("\n")  # the last line has no newline
     log.write_text(text, encoding="latin-1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlperf_submit", "check", str(log), "--follow",
-         "--idle-timeout", "1"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    proc = check_cli(log, "--follow", "--idle-timeout", "1")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"stopped following (no new line for 1 s); {len(text)} bytes read" in proc.stdout
     assert "run_stop" in proc.stdout  # what the check of the file as it stands misses
@@ -131,10 +128,7 @@ def test_a_stalled_log_ends_at_the_idle_timeout_not_compliant(corpus_dir, tmp_pa
      "--idle-timeout", "-1"]],
 )  # fmt: skip
 def test_usage_errors(tmp_path, argv):
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlperf_submit", "check", *argv],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-    )  # fmt: skip
+    proc = check_cli(*argv, cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--follow takes one log" in proc.stderr or "--idle-timeout -1" in proc.stderr
 

@@ -27,10 +27,6 @@ class Precision:
             return contextlib.nullcontext()
         return torch.autocast(self.device_type, dtype=_DTYPES[self.name])
 
-    def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        self.backward(loss)
-        self.step(optimizer)
-
     def backward(self, loss: torch.Tensor) -> None:
         """Accumulate the gradients of ``loss`` (scaled under fp16)."""
         if self.scaler is None:

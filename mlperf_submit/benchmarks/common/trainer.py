@@ -265,34 +265,27 @@ class Trainer:
             epoch += 1
 
     def train_step(self, batch: Any) -> tuple[torch.Tensor, int]:
-        """One optimizer step on this rank's step batch; returns its mean loss and size."""
+        """One optimizer step on this rank's step batch; returns its mean loss and size.
+
+        With K > 1 accumulation steps the batch is split into K equal micro-batches, each run
+        forward and backward with its (mean) loss scaled by 1/K, so the summed gradients are
+        those of the whole batch's mean loss; DDP reduces them after the last one only."""
+        k = self.accumulation
+        micro = [batch] if k == 1 else self.bm.split_batch(batch, k)
         self.optimizer.zero_grad(set_to_none=True)
-        if self.accumulation == 1:
-            with self.precision.autocast():
-                loss, n = self.bm.loss(self.model, batch)
-            self.precision.backward(loss)
-        else:
-            loss, n = self._accumulate(batch)
+        losses, n = [], 0
+        for i, part in enumerate(micro):
+            last = i == k - 1
+            with contextlib.nullcontext() if last else ddp.local_gradients(self.model):
+                with self.precision.autocast():
+                    loss, m = self.bm.loss(self.model, part)
+                self.precision.backward(loss if k == 1 else loss / k)
+            losses.append(loss.detach())
+            n += m
         self.precision.step(self.optimizer)
         if self.scheduler is not None:
             self.scheduler.step()
-        return loss.detach(), n
-
-    def _accumulate(self, batch: Any) -> tuple[torch.Tensor, int]:
-        # Equal micro-batches, each loss a mean over its samples: scaling each by 1/k makes
-        # the summed gradients those of the whole step batch's mean loss.
-        micro = self.bm.split_batch(batch, self.accumulation)
-        total, n = None, 0
-        for i, part in enumerate(micro):
-            last = i == len(micro) - 1
-            sync = contextlib.nullcontext() if last else ddp.local_gradients(self.model)
-            with sync:
-                with self.precision.autocast():
-                    loss, m = self.bm.loss(self.model, part)
-                self.precision.backward(loss / len(micro))
-            total = loss.detach() if total is None else total + loss.detach()
-            n += m
-        return total / len(micro), n
+        return (losses[0] if k == 1 else sum(losses[1:], losses[0]) / k), n
 
     def evaluate(self, block: Block) -> float:
         progress = block.end  # epochs completed (1-based) or samples trained

@@ -72,7 +72,7 @@ class LARS(torch.optim.Optimizer):
                 if "momentum_buffer" not in state:
                     state["momentum_buffer"] = torch.zeros_like(p)
                 bufs.append(state["momentum_buffer"])
-            if group["lars"]:
+            if group["lars"]:  # norms of the raw gradients, before weight decay is added
                 w_n = torch.stack(torch._foreach_norm(params))
                 g_n = torch.stack(torch._foreach_norm(grads))
                 denom = g_n + wd * w_n + group["epsilon"]
@@ -80,16 +80,13 @@ class LARS(torch.optim.Optimizer):
                 trust = torch.where(
                     (w_n > 0) & (denom > 0), group["eta"] * w_n / denom, torch.ones_like(w_n)
                 )
-                if wd:
-                    grads = torch._foreach_add(grads, params, alpha=wd)
+            if wd:
+                grads = torch._foreach_add(grads, params, alpha=wd)
+            torch._foreach_mul_(bufs, mom)
+            if group["lars"]:
                 # per-tensor 0-dim factors: no host sync, one kernel per list op
-                update = torch._foreach_mul(grads, list((trust * lr).unbind(0)))
-                torch._foreach_mul_(bufs, mom)
-                torch._foreach_add_(bufs, update)
+                torch._foreach_add_(bufs, torch._foreach_mul(grads, list((trust * lr).unbind(0))))
             else:
-                if wd:
-                    grads = torch._foreach_add(grads, params, alpha=wd)
-                torch._foreach_mul_(bufs, mom)
                 torch._foreach_add_(bufs, grads, alpha=lr)
             torch._foreach_sub_(params, bufs)
         return loss

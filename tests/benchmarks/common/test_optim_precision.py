@@ -33,5 +33,6 @@ def test_cpu_runs_fp32_whatever_is_asked():
         with p.autocast():
             loss = (w * 2).sum()
         assert loss.dtype == torch.float32
-        p.backward_step(loss, opt)
+        p.backward(loss)
+        p.step(opt)
         assert float(w.detach()) == 0.0  # 1 - 0.5 * 2
