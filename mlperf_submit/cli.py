@@ -25,7 +25,7 @@ from mlperf_submit.errors import EXIT_USAGE, MLPerfSubmitError
 COMMANDS: dict[str, str] = {
     "check": "mlperf_submit.compliance.command",
     "train": "mlperf_submit.benchmarks.command",
-    "campaign": "mlperf_submit.launch.command",
+    "campaign": "mlperf_submit.launch.campaign.command",
     "package": "mlperf_submit.submission.command_package",
     "verify": "mlperf_submit.submission.command_verify",
     "report": "mlperf_submit.report.command",

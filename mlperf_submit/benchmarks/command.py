@@ -184,8 +184,8 @@ def run(args: argparse.Namespace) -> int:
 def _run(args, bm_cls, cfg, division: str, ruleset: str) -> int:
     from mlperf_submit.benchmarks.common.interface import RunContext
     from mlperf_submit.benchmarks.common.trainer import SubmissionInfo, Trainer
-    from mlperf_submit.launch import dist
-    from mlperf_submit.launch.seeds import shared_master_seed
+    from mlperf_submit.launch.distributed import dist
+    from mlperf_submit.launch.distributed.seeding import shared_master_seed
     from mlperf_submit.logging import MLPerfLogger
 
     env = dist.init_distributed()

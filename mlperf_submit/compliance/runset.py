@@ -37,7 +37,7 @@ from mlperf_submit.compliance.params import PARAMS_FILE, Bypass, benchmark_param
 from mlperf_submit.compliance.rcp import RcpResult, check_rcp_files
 from mlperf_submit.compliance.rules import Finding
 from mlperf_submit.compliance.scoring import Score, read_scaling, score_runs, ttt_minutes
-from mlperf_submit.compliance.seeds import check_seeds
+from mlperf_submit.compliance.seed_check import check_seeds
 from mlperf_submit.errors import InputError
 
 RESULT_GLOB = "result_*.txt"

@@ -19,7 +19,7 @@ to stdout, flushed, and is checked online by the same rules engine as ``mlperf-s
 (``check="strict"`` raises :class:`ComplianceError` at the offending call, ``"warn"`` prints once
 per rule, ``"off"`` checks nothing). See ``online.py`` for what is reported when.
 
-Distributed runs: rank and barriers come from ``mlperf_submit.launch.dist``. ``unique=True``
+Distributed runs: rank and barriers come from ``mlperf_submit.launch.distributed.dist``. ``unique=True``
 (the default) writes on rank 0 only; ``unique=False`` prints the line on every rank's stdout, but
 only rank 0 writes the file and checks it, so the file is exactly what the online verdict saw.
 ``sync=True`` waits at a barrier first, so the timestamp is taken when the slowest rank arrives;
@@ -46,8 +46,8 @@ from mlperf_submit.logging.encode import (
     encode_or_raise,
     where,
 )
+from mlperf_submit.logging.intervals import Block, Epoch, Eval
 from mlperf_submit.logging.online import MODES, OnlineChecker, verdict_line
-from mlperf_submit.logging.progress import Block, Epoch, Eval
 from mlperf_submit.logging.sink import LineSink
 
 RUN_STATUSES = ("success", "aborted")
@@ -57,10 +57,10 @@ _dist_module = None
 
 
 def _dist():
-    """``mlperf_submit.launch.dist``, imported on first use (it may import torch)."""
+    """``mlperf_submit.launch.distributed.dist``, imported on first use (it may import torch)."""
     global _dist_module
     if _dist_module is None:
-        from mlperf_submit.launch import dist
+        from mlperf_submit.launch.distributed import dist
 
         _dist_module = dist
     return _dist_module

@@ -23,8 +23,8 @@ from mlperf_submit.compliance import meta
 from mlperf_submit.compliance.filecheck import check_file
 from mlperf_submit.compliance.rcp import SAMPLES_COUNT_BENCHMARKS
 from mlperf_submit.compliance.scoring import Score, read_scaling, score_runs
+from mlperf_submit.compliance.targets import Target, closed_target
 from mlperf_submit.errors import InputError, UsageError
-from mlperf_submit.report.targets import Target, closed_target
 
 # Benchmarks whose convergence point is counted in samples (rules.md §4.2); others in epochs.
 SAMPLE_BENCHMARKS = SAMPLES_COUNT_BENCHMARKS | {"gpt3"}

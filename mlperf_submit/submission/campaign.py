@@ -1,6 +1,6 @@
-"""A campaign directory as packaging and reports see it (over ``launch.manifest``).
+"""A campaign directory as packaging and reports see it (over ``launch.campaign.manifest``).
 
-``launch.manifest.read_manifest`` reads and validates ``campaign.json``; this module adds what a
+``launch.campaign.manifest.read_manifest`` reads and validates ``campaign.json``; this module adds what a
 submission needs: the runs that have a log file (resolved against the campaign dir), in run
 order, whether the data was synthetic, the preset and the exact commands.
 
@@ -54,7 +54,7 @@ class Campaign:
 
 
 def read_campaign(path: str | Path) -> Campaign:
-    from mlperf_submit.launch.manifest import read_manifest
+    from mlperf_submit.launch.campaign.manifest import read_manifest
 
     path = Path(path)
     if not path.is_dir():

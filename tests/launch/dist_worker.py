@@ -2,7 +2,7 @@
 
     python tests/launch/dist_worker.py BACKEND OUT_DIR
 
-Initialises the process group, exercises every launch.dist collective and writes
+Initialises the process group, exercises every launch.distributed.dist collective and writes
 ``OUT_DIR/rank_<r>.json`` with what it saw, which the test compares across ranks.
 """
 
@@ -13,8 +13,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from mlperf_submit.launch import dist
-from mlperf_submit.launch.seeds import derive_seed, shared_master_seed
+from mlperf_submit.launch.distributed import dist
+from mlperf_submit.launch.distributed.seeding import derive_seed, shared_master_seed
 
 
 def main(backend: str, out_dir: Path) -> None:

@@ -2,7 +2,7 @@
 
     mpirun -np 2 python tests/launch/horovod_worker.py OUT_DIR
 
-Uses Horovod through mlperf_submit.launch.dist (backend "horovod") and directly for a gradient
+Uses Horovod through mlperf_submit.launch.distributed.dist (backend "horovod") and directly for a gradient
 allreduce, and writes OUT_DIR/rank_<r>.json.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from mlperf_submit.launch import dist
+from mlperf_submit.launch.distributed import dist
 
 
 def main(out_dir: Path) -> None:

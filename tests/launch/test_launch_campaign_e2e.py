@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_submit.launch import manifest as mf
+from mlperf_submit.launch.campaign import manifest as mf
 
 PY = sys.executable
 RULESET = "4.0.0"
@@ -107,7 +107,9 @@ def test_torchrun_campaign_two_procs_clears_caches_truthfully(tmp_path, launch_e
     assert proc.returncode == 0
     m = assert_compliant_runs(out, launch_env)
     r = m.runs[0]
-    assert "mlperf_submit.launch.torchrun" in r.command and "--nproc-per-node=2" in r.command
+    assert (
+        "mlperf_submit.launch.campaign.torchrun" in r.command and "--nproc-per-node=2" in r.command
+    )
     may_drop = os.access("/proc/sys/vm/drop_caches", os.W_OK)
     assert r.cache_cleared is may_drop
     assert logged_value(out / r.log, "cache_clear") is may_drop

@@ -18,20 +18,20 @@ import pytest
 
 from mlperf_submit.cli import main as cli_main
 from mlperf_submit.errors import InputError, UsageError
-from mlperf_submit.launch import manifest as mf
-from mlperf_submit.launch.cache import clear_caches, drop_caches
-from mlperf_submit.launch.command import parse_duration
-from mlperf_submit.launch.commandline import LaunchSpec, wrap
-from mlperf_submit.launch.logtail import LogTail
-from mlperf_submit.launch.progress import Progress, eta_seconds, hms
-from mlperf_submit.launch.runner import (
+from mlperf_submit.launch.campaign import manifest as mf
+from mlperf_submit.launch.campaign.cache import clear_caches, drop_caches
+from mlperf_submit.launch.campaign.command import parse_duration
+from mlperf_submit.launch.campaign.commandline import LaunchSpec, wrap
+from mlperf_submit.launch.campaign.logtail import LogTail
+from mlperf_submit.launch.campaign.progress_line import Progress, eta_seconds, hms
+from mlperf_submit.launch.campaign.runner import (
     CampaignConfig,
     check_train_args,
     classify,
     prepare,
     runs_to_do,
 )
-from mlperf_submit.launch.slurm import render_script, write_script
+from mlperf_submit.launch.campaign.slurm import render_script, write_script
 
 PY = sys.executable
 
@@ -80,7 +80,7 @@ def test_local_command():
 
 def test_torchrun_command():
     argv, env = wrap(LaunchSpec("torchrun", nproc_per_node=2), "resnet", TRAIN, master_port=555)
-    assert argv[:3] == [PY, "-m", "mlperf_submit.launch.torchrun"]
+    assert argv[:3] == [PY, "-m", "mlperf_submit.launch.campaign.torchrun"]
     assert "--nproc-per-node=2" in argv and "--master-port=555" in argv
     assert argv[argv.index("--") :] == ["--", PY, "-m", "mlperf_submit", "train", "resnet", *TRAIN]
 
@@ -119,9 +119,9 @@ def test_srun_command_with_container():
 
 
 def test_cache_clearing_reaches_every_node():
-    from mlperf_submit.launch.commandline import cache_clear_argv
+    from mlperf_submit.launch.campaign.commandline import cache_clear_argv
 
-    drop = [PY, "-m", "mlperf_submit.launch.cache"]
+    drop = [PY, "-m", "mlperf_submit.launch.campaign.cache"]
     assert cache_clear_argv(LaunchSpec("local")) is None
     assert cache_clear_argv(LaunchSpec("torchrun", nproc_per_node=2)) is None
     assert cache_clear_argv(LaunchSpec("mpirun", nproc_per_node=2, hosts=("a",))) is None
@@ -370,10 +370,10 @@ def test_cli_garbled_manifest_on_resume(tmp_path, capsys):
 
 
 def test_default_run_count_is_the_official_one(tmp_path):
-    from mlperf_submit.launch.command import build_config
+    from mlperf_submit.launch.campaign.command import build_config
 
     parser = __import__("argparse").ArgumentParser()
-    from mlperf_submit.launch.command import add_arguments
+    from mlperf_submit.launch.campaign.command import add_arguments
 
     add_arguments(parser)
     cfg = build_config(parser.parse_args(["resnet", "--out", str(tmp_path)]))
@@ -401,7 +401,7 @@ def test_cache_clearing_on_every_slurm_node(slurm_cluster, monkeypatch):
     """What a campaign inside an allocation runs before each run: one drop per node."""
     import shlex
 
-    from mlperf_submit.launch.commandline import cache_clear_argv
+    from mlperf_submit.launch.campaign.commandline import cache_clear_argv
 
     monkeypatch.setenv("SLURM_CONF", str(slurm_cluster.conf))
     argv = cache_clear_argv(LaunchSpec("srun", nodes=2))

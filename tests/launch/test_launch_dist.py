@@ -1,4 +1,4 @@
-"""launch.dist: no-ops in one process, and real 2-rank jobs under torchrun, mpirun and srun.
+"""launch.distributed.dist: no-ops in one process, and real 2-rank jobs under torchrun, mpirun and srun.
 
 Each multi-process test starts ``tests/launch/dist_worker.py`` under the real launcher (~10 s
 on 2 cores, mostly ``import torch``) and checks that every rank agrees on rank, world,
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlperf_submit.errors import UsageError
-from mlperf_submit.launch import dist
+from mlperf_submit.launch.distributed import dist
 
 WORKER = Path(__file__).with_name("dist_worker.py")
 LAUNCH_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -121,7 +121,7 @@ def test_srun_two_nodes(tmp_path, launch_env, slurm_cluster):
 def test_torchrun_trampoline_passes_training_args_untouched(tmp_path, launch_env):
     """`--log` would be an ambiguous abbreviation for plain torchrun; behind `--` it is not."""
     probe = "import os, sys; print('rank', os.environ['RANK'], sys.argv[1:])"
-    base = [sys.executable, "-m", "mlperf_submit.launch.torchrun", "--nproc-per-node=2"]
+    base = [sys.executable, "-m", "mlperf_submit.launch.campaign.torchrun", "--nproc-per-node=2"]
     base.append(f"--master-port={launch_env['MASTER_PORT']}")
     ok = subprocess.run(
         [*base, "--", sys.executable, "-c", probe, "--log", "x", "--nproc-per-node=9"],

@@ -12,7 +12,7 @@ import socket
 import pytest
 
 from mlperf_submit.errors import UsageError
-from mlperf_submit.launch.env import (
+from mlperf_submit.launch.distributed.env import (
     DEFAULT_MASTER_PORT,
     DistEnv,
     expand_hostlist,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mllog_helpers import write_minimal_with_helpers
 
-from mlperf_submit.launch import dist
+from mlperf_submit.launch.distributed import dist
 from mlperf_submit.logging import MLPerfLogger
 
 SLOW_S = 1.5

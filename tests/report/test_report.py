@@ -6,8 +6,8 @@ import math
 import pytest
 
 from mlperf_submit.cli import main
+from mlperf_submit.compliance.targets import closed_target
 from mlperf_submit.report.collect import collect
-from mlperf_submit.report.targets import closed_target
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -49,7 +49,7 @@ class LoopConfig:
     """Use apex's fused optimizer when apex imports (GPU), else torch's own implementation."""
     data_parallel: Literal["ddp", "fsdp2"] = "ddp"
     """ddp: replicated weights, all-reduced gradients. fsdp2: weights, gradients and optimizer
-    state sharded over the ranks (``launch.parallel.shard_model``), for models whose training state does
+    state sharded over the ranks (``launch.distributed.parallel.shard_model``), for models whose training state does
     not fit one device."""
     gradient_accumulation_steps: int = 1
     """Micro-batches per optimizer step. Each rank's step batch (global batch / ranks) is split

@@ -34,9 +34,9 @@ import torch
 from mlperf_submit.benchmarks.common.interface import Benchmark, Block, DataSplits
 from mlperf_submit.benchmarks.common.precision import Precision, make_precision
 from mlperf_submit.errors import UsageError
-from mlperf_submit.launch import dist
-from mlperf_submit.launch import parallel as ddp
-from mlperf_submit.launch.seeds import derive_seed
+from mlperf_submit.launch.distributed import dist
+from mlperf_submit.launch.distributed import parallel as ddp
+from mlperf_submit.launch.distributed.seeding import derive_seed
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from mlperf_submit.benchmarks.llama31_8b.data import LlamaData
 from mlperf_submit.benchmarks.llama31_8b.model import Llama, next_token_loss
 from mlperf_submit.benchmarks.llama31_8b.optim import WarmupCosineLR, build_adamw
 from mlperf_submit.errors import InputError, UsageError
-from mlperf_submit.launch.seeds import derive_seed
+from mlperf_submit.launch.distributed.seeding import derive_seed
 from mlperf_submit.logging import attr_values, optimizer_name, optimizer_values
 
 DECAY_SCHEDULE = "cosine with linear warmup"

@@ -23,7 +23,7 @@ from mlperf_submit.benchmarks.resnet.config import PRESETS, ResNetConfig
 from mlperf_submit.benchmarks.resnet.model import ResNetSpec, build_resnet
 from mlperf_submit.benchmarks.resnet.optim import LARS, PolyWarmupLR, param_groups
 from mlperf_submit.errors import InputError
-from mlperf_submit.launch.seeds import derive_seed
+from mlperf_submit.launch.distributed.seeding import derive_seed
 from mlperf_submit.logging import attr_values, optimizer_name, optimizer_values
 
 

@@ -22,7 +22,7 @@ from mlperf_submit.benchmarks.common.trainer import Trainer
 from mlperf_submit.benchmarks.resnet.benchmark import ResNetBenchmark
 from mlperf_submit.benchmarks.resnet.config import tiny
 from mlperf_submit.compliance.filecheck import check_file
-from mlperf_submit.launch.seeds import derive_seed
+from mlperf_submit.launch.distributed.seeding import derive_seed
 from mlperf_submit.logging import MLPerfLogger
 
 

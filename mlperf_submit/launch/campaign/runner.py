@@ -1,6 +1,6 @@
 """The campaign loop: N seeded runs of one benchmark, each recorded in campaign.json.
 
-    from mlperf_submit.launch.runner import CampaignConfig, run_campaign
+    from mlperf_submit.launch.campaign.runner import CampaignConfig, run_campaign
     rc = run_campaign(CampaignConfig(benchmark="resnet", out=Path("out/resnet"), runs=5, ...))
 
 Per run: draw a seed from OS entropy (never one this campaign used before), clear the caches
@@ -33,13 +33,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mlperf_submit.errors import UsageError
-from mlperf_submit.launch import manifest as mf
-from mlperf_submit.launch.cache import CacheResult, clear_caches
-from mlperf_submit.launch.commandline import LaunchSpec, cache_clear_argv, wrap
-from mlperf_submit.launch.env import DEFAULT_MASTER_PORT, expand_hostlist
-from mlperf_submit.launch.logtail import LogTail
-from mlperf_submit.launch.progress import Progress
-from mlperf_submit.launch.seeds import new_master_seed
+from mlperf_submit.launch.campaign import manifest as mf
+from mlperf_submit.launch.campaign.cache import CacheResult, clear_caches
+from mlperf_submit.launch.campaign.commandline import LaunchSpec, cache_clear_argv, wrap
+from mlperf_submit.launch.campaign.logtail import LogTail
+from mlperf_submit.launch.campaign.progress_line import Progress
+from mlperf_submit.launch.distributed.env import DEFAULT_MASTER_PORT, expand_hostlist
+from mlperf_submit.launch.distributed.seeding import new_master_seed
 
 # Options the campaign owns: they must not come through the pass-through `train` arguments.
 OWNED_TRAIN_FLAGS = (

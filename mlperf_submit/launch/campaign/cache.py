@@ -10,7 +10,7 @@ returns ``cleared=True``. Three ways:
 * any other text is a shell command the site uses instead (e.g. ``sudo /sbin/sysctl
   vm.drop_caches=3``, or an ``srun`` line for every node); cleared = its exit status is 0.
 
-``python -m mlperf_submit.launch.cache`` runs ``auto`` on the host it runs on and exits 0 only
+``python -m mlperf_submit.launch.campaign.cache`` runs ``auto`` on the host it runs on and exits 0 only
 if the caches were dropped; the Slurm batch script runs it on every node with
 ``srun --ntasks-per-node=1``.
 """

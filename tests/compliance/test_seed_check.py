@@ -10,7 +10,7 @@ import pytest
 from mlperf_logging.package_checker.seed_checker import SeedChecker
 
 from mlperf_submit.compliance.filecheck import check_file
-from mlperf_submit.compliance.seeds import check_seeds
+from mlperf_submit.compliance.seed_check import check_seeds
 
 from .runset_fixtures import SMALL_ORG, SMALL_ORG_RULESET, edit_log, set_key
 

@@ -1,6 +1,6 @@
 """torchrun, except that its option parser never sees the training program's arguments.
 
-    python -m mlperf_submit.launch.torchrun [torchrun options] -- PROGRAM [ARGS...]
+    python -m mlperf_submit.launch.campaign.torchrun [torchrun options] -- PROGRAM [ARGS...]
 
 torchrun checks every word after the script name for abbreviations of its own options, so
 ``torchrun ... -m mlperf_submit train resnet --log FILE`` dies with "ambiguous option: --log
@@ -18,7 +18,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" not in argv or argv.index("--") == len(argv) - 1:
-        print("usage: python -m mlperf_submit.launch.torchrun [torchrun options] -- PROGRAM "
+        print("usage: python -m mlperf_submit.launch.campaign.torchrun [torchrun options] -- PROGRAM "
               "[ARGS...]", file=sys.stderr)  # fmt: skip
         return 2
     cut = argv.index("--")

@@ -51,7 +51,7 @@ def shared_master_seed(seed: int | None = None) -> int:
     Always broadcast from rank 0, so ranks started with different ``--seed`` values (a launcher
     bug) still agree, and rank 0's value is the one that gets logged.
     """
-    from mlperf_submit.launch import dist
+    from mlperf_submit.launch.distributed import dist
 
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise UsageError(f"--seed must be in [0, {MAX_SEED}] (31 bits), got {seed}")

@@ -1,4 +1,4 @@
-"""Model-side data parallelism on top of the process group that ``launch.dist`` created.
+"""Model-side data parallelism on top of the process group that ``launch.distributed.dist`` created.
 
 Distributed code lives in ``launch/``: ``dist`` owns the process group (init, rank, barrier),
 this module wraps a model in DDP or FSDP2 when such a group exists and sums eval statistics over
@@ -12,7 +12,7 @@ import contextlib
 import torch
 from torch import nn
 
-from mlperf_submit.launch import dist
+from mlperf_submit.launch.distributed import dist
 
 
 def _group():

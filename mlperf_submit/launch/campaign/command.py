@@ -10,7 +10,7 @@ crashed or timed out, 2 for bad usage, 130/143 when interrupted (``--resume`` fi
 ``--runs`` defaults to the official count for the benchmark (mlperf_logging.benchmark_meta).
 The launchers: ``local`` one process; ``torchrun`` P processes on this host; ``mpirun`` P*K
 ranks (``--hosts``); ``srun`` inside an existing allocation; ``slurm`` writes ``OUT/run.sub``,
-submits it with sbatch and follows the job (see launch/slurm.py).
+submits it with sbatch and follows the job (see launch/campaign/slurm.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ HELP = "run the N seeded runs of a benchmark (local, torchrun, mpirun or Slurm)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from mlperf_submit.launch.commandline import LAUNCHERS
+    from mlperf_submit.launch.campaign.commandline import LAUNCHERS
 
     p.add_argument("benchmark", help="MLPerf benchmark name, e.g. resnet, llama31_8b")
     p.add_argument("--out", required=True, type=Path, help="campaign directory")
@@ -79,9 +79,9 @@ def parse_duration(text: str | None) -> float | None:
 
 def build_config(args):
     from mlperf_submit.compliance import meta
-    from mlperf_submit.launch import manifest as mf
-    from mlperf_submit.launch.commandline import LaunchSpec
-    from mlperf_submit.launch.runner import CampaignConfig, check_train_args
+    from mlperf_submit.launch.campaign import manifest as mf
+    from mlperf_submit.launch.campaign.commandline import LaunchSpec
+    from mlperf_submit.launch.campaign.runner import CampaignConfig, check_train_args
 
     out = args.out.resolve()
     bm = args.benchmark
@@ -184,9 +184,9 @@ def build_config(args):
 def run(args) -> int:
     cfg = build_config(args)
     if cfg.spec.launcher == "slurm":
-        from mlperf_submit.launch.slurm import run_slurm_campaign
+        from mlperf_submit.launch.campaign.slurm import run_slurm_campaign
 
         return run_slurm_campaign(cfg, wait=not args.no_wait)
-    from mlperf_submit.launch.runner import run_campaign
+    from mlperf_submit.launch.campaign.runner import run_campaign
 
     return run_campaign(cfg)

@@ -3,7 +3,7 @@
 Every function is a no-op (or the identity) in a single process, so benchmark and logging code
 never asks "am I distributed?" by hand::
 
-    from mlperf_submit.launch import dist
+    from mlperf_submit.launch.distributed import dist
     env = dist.init_distributed()          # gloo on CPU, nccl on GPU; idempotent
     if dist.is_main_process(): ...
     seconds = dist.all_reduce_max(local_seconds)   # fair wall clock: the slowest rank counts
@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from mlperf_submit.errors import UsageError
-from mlperf_submit.launch.env import DistEnv, resolve_env
+from mlperf_submit.launch.distributed.env import DistEnv, resolve_env
 
 BACKENDS = ("auto", "gloo", "nccl", "mpi", "horovod")
 MPI_LAUNCHERS = ("openmpi", "mpich")

@@ -17,7 +17,7 @@ rank 0 and hangs the job at its first collective.
 
 ``MASTER_ADDR`` / ``MASTER_PORT`` in the environment always win. Otherwise: torchrun requires
 them (beyond one process); a job on one host uses 127.0.0.1; a multi-host job inside Slurm uses
-the first host of the node list; a multi-host MPI job elsewhere leaves ``master_addr`` empty and :func:`mlperf_submit.launch.dist.init_distributed`
+the first host of the node list; a multi-host MPI job elsewhere leaves ``master_addr`` empty and :func:`mlperf_submit.launch.distributed.dist.init_distributed`
 asks rank 0 for its host name over MPI. The port defaults to :data:`DEFAULT_MASTER_PORT`.
 """
 

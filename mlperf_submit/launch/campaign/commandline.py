@@ -1,7 +1,7 @@
 """Command lines for one run of ``mlperf-submit train`` under each launcher (pure functions).
 
     local     python -m mlperf_submit train resnet --seed S --log L ...
-    torchrun  python -m mlperf_submit.launch.torchrun --nnodes=1 --nproc-per-node=P
+    torchrun  python -m mlperf_submit.launch.campaign.torchrun --nnodes=1 --nproc-per-node=P
                        --master-addr=127.0.0.1 --master-port=PORT -- python -m mlperf_submit train ...
     mpirun    mpirun -np P*K [--host h1:P,h2:P] [--allow-run-as-root] [--oversubscribe]
                      -x MASTER_ADDR -x MASTER_PORT python -m mlperf_submit train ...   (Open MPI)
@@ -93,11 +93,11 @@ def wrap(
         return train, {}
     if spec.launcher == "torchrun":
         # torchrun through our Python (it cannot pick another venv), behind a `--` that keeps
-        # its parser off train's arguments (launch/torchrun.py says why).
+        # its parser off train's arguments (launch/campaign/torchrun.py says why).
         cmd = [
             sys.executable,
             "-m",
-            "mlperf_submit.launch.torchrun",
+            "mlperf_submit.launch.campaign.torchrun",
             "--nnodes=1",
             f"--nproc-per-node={spec.nproc_per_node}",
             "--master-addr=127.0.0.1",
@@ -155,9 +155,9 @@ def container_flags(spec: LaunchSpec, *, create: bool = False) -> list[str]:
 
 
 def cache_clear_argv(spec: LaunchSpec, *, flavour: str | None = None) -> list[str] | None:
-    """One ``python -m mlperf_submit.launch.cache`` per node of the run, on the host (outside
+    """One ``python -m mlperf_submit.launch.campaign.cache`` per node of the run, on the host (outside
     any container: /proc/sys is read-only there); None when the run stays on this host."""
-    drop = [sys.executable, "-m", "mlperf_submit.launch.cache"]
+    drop = [sys.executable, "-m", "mlperf_submit.launch.campaign.cache"]
     if spec.launcher == "srun":
         return ["srun", f"--nodes={spec.nodes}", "--ntasks-per-node=1", *drop]
     if spec.launcher == "mpirun" and len(spec.hosts) > 1:

@@ -34,12 +34,12 @@ import time
 from pathlib import Path
 
 from mlperf_submit.errors import InputError, UsageError
-from mlperf_submit.launch import manifest as mf
-from mlperf_submit.launch.commandline import CONTAINER_NAME
-from mlperf_submit.launch.env import DEFAULT_MASTER_PORT
-from mlperf_submit.launch.logtail import LogTail
-from mlperf_submit.launch.progress import Progress
-from mlperf_submit.launch.runner import CampaignConfig, _tail_text, exit_code_of, prepare
+from mlperf_submit.launch.campaign import manifest as mf
+from mlperf_submit.launch.campaign.commandline import CONTAINER_NAME
+from mlperf_submit.launch.campaign.logtail import LogTail
+from mlperf_submit.launch.campaign.progress_line import Progress
+from mlperf_submit.launch.campaign.runner import CampaignConfig, _tail_text, exit_code_of, prepare
+from mlperf_submit.launch.distributed.env import DEFAULT_MASTER_PORT
 
 SCRIPT = "run.sub"
 POLL_S = 1.0

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlperf_submit.errors import UsageError
-from mlperf_submit.launch import dist
-from mlperf_submit.launch.seeds import (
+from mlperf_submit.launch.distributed import dist
+from mlperf_submit.launch.distributed.seeding import (
     MAX_SEED,
     derive_seed,
     new_master_seed,
