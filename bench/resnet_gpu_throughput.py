@@ -78,7 +78,7 @@ def make_jpegs(root: Path, images: int) -> Path:
         val_per_class=1,
         image_size=256,
     )
-    return synthetic.generate(root / "imagenet", spec)
+    return synthetic.synthetic_data(root, "resnet", spec).ensure()
 
 
 def dali_rate(dev: torch.device, root: Path, batch: int, epochs: int) -> tuple[float, int]:

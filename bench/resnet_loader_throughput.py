@@ -24,7 +24,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mlperf_submit.benchmarks.common.interface import RunContext  # noqa: E402
-from mlperf_submit.benchmarks.resnet import data_dali, synthetic  # noqa: E402
+from mlperf_submit.benchmarks.resnet import data_dali  # noqa: E402
 from mlperf_submit.benchmarks.resnet.benchmark import ResNetBenchmark  # noqa: E402
 from mlperf_submit.benchmarks.resnet.config import tiny  # noqa: E402
 
@@ -69,8 +69,7 @@ def main() -> int:
         cfg = tiny()
         root = args.data
         if root is None:
-            probe = ResNetBenchmark(cfg, None)
-            root = synthetic.ensure(Path(tmp) / "imagenet", probe.synthetic_spec())
+            root = ResNetBenchmark(cfg, None).prepare_synthetic(Path(tmp) / "imagenet")
         loaders = (["dali"] if data_dali.available() else []) + ["torch"]
         consume = max(
             step_rate(ResNetBenchmark(cfg, RunContext(seed=1)), 24) for _ in range(args.repeat)

@@ -27,34 +27,11 @@ from mlperf_submit.errors import EXIT_FAIL, UsageError
 HELP = "run one benchmark (one seeded run) and write its MLPerf log"
 EXIT_NOT_CONVERGED = 3
 
-# Keys a --log-only init section cannot contain: their absence is not a finding there.
-RUN_SECTION_KEYS = frozenset(
-    {
-        "run_start",
-        "run_stop",
-        "block_start",
-        "block_stop",
-        "epoch_start",
-        "epoch_stop",
-        "eval_start",
-        "eval_stop",
-        "eval_accuracy",
-        "train_samples",
-        "eval_samples",
-    }
-)
-
-
-def is_run_section_finding(finding) -> bool:
-    """True for a finding that only says a run-section key is missing (--log-only logs)."""
-    if finding.key in RUN_SECTION_KEYS:
-        return True
-    names = {n.strip() for n in (finding.rule or "").split("|")}
-    return finding.kind == "alternatives" and bool(names) and names <= RUN_SECTION_KEYS
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("benchmark", help="benchmark name (resnet, llama31_8b)")
+    from mlperf_submit.benchmarks.registry import BENCHMARKS
+
+    p.add_argument("benchmark", help=f"benchmark name ({', '.join(BENCHMARKS)})")
     p.add_argument("--preset", default="tiny", help="named config (default: tiny)")
     p.add_argument("--seed", type=int, default=None, help="master seed (default: OS entropy)")
     p.add_argument("--log", required=True, type=Path, help="MLPerf log file to write")
@@ -164,18 +141,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"{key}={value}")
         return 0
     division = args.division or ("open" if args.synthetic else "closed")
-    ruleset = args.ruleset or bm_cls.default_ruleset
+    ruleset = args.ruleset or bm_cls.default_ruleset()
     if not args.log_only and args.data is None and args.synthetic is None:
         raise UsageError("give the dataset: --data DIR (real) or --synthetic DIR (generated)")
     if args.data is not None and not args.data.is_dir():
         raise UsageError(f"--data {args.data}: not a directory")
     if args.world_size is not None and (not args.log_only or args.world_size < 1):
         raise UsageError("--world-size N (N >= 1) describes a run for --log-only only")
-    closed_problems = getattr(cfg, "closed_problems", None)
-    if division == "closed" and callable(closed_problems) and closed_problems():
+    problems = bm_cls.closed_problems(cfg) if division == "closed" else []
+    if problems:
         raise UsageError(
             f"preset {args.preset!r} is not a closed-division configuration: "
-            + "; ".join(closed_problems())
+            + "; ".join(problems)
             + " (use --division open)"
         )
     return _run(args, bm_cls, cfg, division, ruleset)
@@ -203,6 +180,7 @@ def _run(args, bm_cls, cfg, division: str, ruleset: str) -> int:
             data_dir=data_dir.resolve() if data_dir is not None else None,
             synthetic=args.synthetic is not None,
             division=division,
+            preset=args.preset,
             ruleset=ruleset,
             log_only=args.log_only,
         )
@@ -240,18 +218,12 @@ def _run(args, bm_cls, cfg, division: str, ruleset: str) -> int:
         dist.shutdown()
 
 
-def _about_run_section(finding) -> bool:
-    """A finding about keys only a training run logs (``AT_LEAST_ONE_OR`` findings carry no
-    key; their rule is ``"block_start | epoch_start"``)."""
-    if finding.kind == "alternatives" and finding.rule:
-        return all(k.strip() in RUN_SECTION_KEYS for k in finding.rule.split("|"))
-    return finding.key in RUN_SECTION_KEYS
-
-
 def _report_log_only(check, log: Path, rank: int) -> int:
     if rank != 0 or check is None:
         return 0
-    errors = [f for f in check.errors if not _about_run_section(f)]
+    from mlperf_submit.compliance.init_section import init_section_errors
+
+    errors = init_section_errors(check)
     for f in errors:
         print(f"mlperf-submit: {log}: {f.message.splitlines()[0]}", file=sys.stderr)
     skipped = len(check.errors) - len(errors)

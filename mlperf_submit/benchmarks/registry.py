@@ -3,9 +3,10 @@
     from mlperf_submit.benchmarks.registry import get_benchmark
     cls = get_benchmark("resnet")        # ResNetBenchmark; cls.presets["tiny"]() is a config
 
-A new benchmark adds its name to ``BENCHMARKS`` and defines, in its ``benchmark.py``, one
-subclass of ``common.interface.Benchmark`` whose ``name`` is that name. Modules are imported on
-lookup, so listing names does not import torch.
+A new benchmark is its folder plus one line in ``BENCHMARKS`` (docs/adding-a-benchmark.md): its
+``benchmark.py`` defines one subclass of ``common.interface.Benchmark`` whose ``name`` is that
+name, and ``tests/benchmarks/test_contract.py`` checks the rest. Modules are imported on lookup,
+so listing names does not import torch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import importlib.util
 
 from mlperf_submit.errors import UsageError
 
-BENCHMARKS: tuple[str, ...] = ("resnet", "llama31_8b")
+BENCHMARKS: tuple[str, ...] = (
+    "resnet",
+    "llama31_8b",
+)
 
 
 def _module(name: str) -> str:
@@ -43,3 +47,14 @@ def get_benchmark(name: str):
         ):
             return obj
     raise UsageError(f"{_module(name)} defines no Benchmark subclass with name = {name!r}")
+
+
+def describe(name: str):
+    """The class of a benchmark built here, or None (not registered, or its dependencies --
+    torch -- are not installed: a report-only install still reads published results)."""
+    if name not in BENCHMARKS:
+        return None
+    try:
+        return get_benchmark(name)
+    except (UsageError, ImportError):
+        return None

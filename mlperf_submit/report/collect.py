@@ -202,7 +202,7 @@ def collect_campaign(path: Path, ruleset: str | None) -> list[BenchmarkData]:
     if target is None:  # rebuild the preset's config (imports the benchmark) to learn it
         from mlperf_submit.submission.runconfig import resolved_config
 
-        target = resolved_config(camp.benchmark, camp.preset, camp.train_args).target
+        target = resolved_config(camp.benchmark, camp.preset, camp.train_args, rs).target
     if target is not None:
         higher = data.closed.higher_is_better if data.closed else True
         data.preset = Target(float(target), higher, f"preset {camp.preset or 'tiny'}")

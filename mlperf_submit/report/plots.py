@@ -22,18 +22,14 @@ from mlperf_submit.report.collect import BenchmarkData  # noqa: E402
 _DPI = 110
 
 
-# What `eval_accuracy` measures per benchmark (the MLPerf quality metric), for axis labels.
-QUALITY_METRIC = {
-    "resnet": "top-1 accuracy",
-    "bert": "masked-LM accuracy",
-    "unet3d": "mean DICE",
-    "dlrm_dcnv2": "AUC",
-    "llama31_8b": "log-perplexity",
-    "llama31_405b": "log-perplexity",
-    "llama2_70b_lora": "eval loss",
-    "flux1": "validation loss",
-    "gpt3": "log-perplexity",
-}
+def metric_meaning(benchmark: str) -> str | None:
+    """What eval_accuracy measures: the benchmark class's own label when it is built here,
+    else the rules' meaning for a published benchmark (``compliance/quality_metrics.py``)."""
+    from mlperf_submit.benchmarks.registry import describe
+    from mlperf_submit.compliance.quality_metrics import quality_metric
+
+    cls = describe(benchmark)
+    return cls.metric_label if cls is not None else quality_metric(benchmark)
 
 
 def _short_seed(seed) -> str:
@@ -62,7 +58,7 @@ def plot_convergence(data: BenchmarkData, out: Path) -> Path:
                        lw=1.2, label=f"{label} {target.value:g} ({'≥' if target.higher_is_better else '≤'})")  # fmt: skip
     ax.set_xlabel(data.progress_key)
     metric = next((r.metric for r in data.runs if r.evals), "eval_accuracy")
-    meaning = QUALITY_METRIC.get(data.benchmark)
+    meaning = metric_meaning(data.benchmark)
     ax.set_ylabel(f"{metric} ({meaning})" if meaning else metric)
     ax.set_title(f"{data.benchmark} ({data.division}, ruleset {data.ruleset}) — {data.where}",
                  fontsize=10)  # fmt: skip

@@ -51,7 +51,9 @@ def _jsonable(value):
     return repr(value)
 
 
-def resolved_config(benchmark: str, preset: str | None, train_args=()) -> RunConfig:
+def resolved_config(
+    benchmark: str, preset: str | None, train_args=(), ruleset: str | None = None
+) -> RunConfig:
     preset = preset or "tiny"  # train's default preset
     overrides = overrides_from_args(train_args)
     try:
@@ -64,17 +66,10 @@ def resolved_config(benchmark: str, preset: str | None, train_args=()) -> RunCon
     except (MLPerfSubmitError, ImportError) as err:
         return RunConfig(benchmark, preset, overrides, error=str(err))
     values = {k: _jsonable(v) for k, v in as_dict(cfg).items()}
-    # A preset may carry its own (easier) target; otherwise the class's closed target applies.
-    target = next((v for k, v in values.items() if k.split(".")[-1] == "target"
-                   and isinstance(v, int | float)), None)  # fmt: skip
-    if target is None:
-        target = getattr(bm_cls, "target", None)
+    try:  # the preset's own (easier) target, else the closed target of the ruleset
+        target = bm_cls.run_target(cfg, ruleset)
+    except MLPerfSubmitError:
+        target = None
     return RunConfig(
-        benchmark,
-        preset,
-        overrides,
-        values,
-        float(target) if target is not None else None,
-        bool(getattr(bm_cls, "higher_is_better", True)),
-        str(getattr(bm_cls, "progress_unit", "")),
+        benchmark, preset, overrides, values, target, bm_cls.higher_is_better, bm_cls.progress_unit
     )

@@ -294,7 +294,7 @@ def package(opts: PackageOptions) -> PackageResult:
             raise UsageError(f"{bm}: mlperf-logging does not know how many runs it needs")
         sel = choose_runs([RunChoice(c.label, c.ttt_minutes if c.passed else None) for c in cands],
                           required, benchmark=bm)  # fmt: skip
-        config = resolved_config(bm, camps[0].preset, camps[0].train_args)
+        config = resolved_config(bm, camps[0].preset, camps[0].train_args, ruleset)
         plans.append((bm, camps[0], cands, sel, config))
     with AtomicTree(dest, force=opts.force, what="output tree") as tmp:
         (tmp / "systems").mkdir()

@@ -1,5 +1,6 @@
-"""Fixtures for every benchmark test: the resnet ``tiny`` synthetic ImageNet (made once per
-session) and an in-process ``mlperf-submit train`` runner."""
+"""Fixtures for every benchmark test: one ``tiny`` run per benchmark (made once per session and
+shared by the contract test and the benchmark's own tests), the resnet ``tiny`` synthetic
+ImageNet, and an in-process ``mlperf-submit train`` runner."""
 
 from __future__ import annotations
 
@@ -7,17 +8,22 @@ import contextlib
 import io
 
 import pytest
+from tiny_runs import TinyRuns
 
 
 @pytest.fixture(scope="session")
-def tiny_imagenet(tmp_path_factory):
+def tiny_runs(tmp_path_factory) -> TinyRuns:
+    return TinyRuns(tmp_path_factory.mktemp("tiny_runs"))
+
+
+@pytest.fixture(scope="session")
+def tiny_imagenet(tiny_runs):
     """The dataset the resnet ``tiny`` preset trains on, generated as ``--synthetic`` does."""
-    from mlperf_submit.benchmarks.resnet import synthetic
+    from mlperf_submit.benchmarks.common.interface import RunContext
     from mlperf_submit.benchmarks.resnet.benchmark import ResNetBenchmark
     from mlperf_submit.benchmarks.resnet.config import tiny
 
-    root = tmp_path_factory.mktemp("tiny_imagenet")
-    return synthetic.ensure(root, ResNetBenchmark(tiny(), None).synthetic_spec())
+    return ResNetBenchmark(tiny(), RunContext(seed=0)).prepare_synthetic(tiny_runs.synthetic_root)
 
 
 @pytest.fixture

@@ -45,3 +45,22 @@ def official_verdict(path: str, ruleset: str, usage: str = "training") -> str:
     finally:
         mlp_compliance.enqueued_configs.clear()
         logging.disable(previous)
+
+
+def official_messages(path: str, ruleset: str, usage: str = "training") -> tuple[str, list[str]]:
+    """The verdict ('pass', 'fail', 'crash') and the error messages the official checker keeps
+    (keyed ones that no later rule file discarded, then the un-keyed ones; warnings left out)."""
+    mlp_compliance.yaml = _yaml_proxy
+    mlp_compliance.enqueued_configs.clear()
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        checker = mlp_compliance.make_checker(usage, ruleset, False, False)
+        valid, *_ = mlp_compliance.main(path, f"{usage}_{ruleset}/common.yaml", checker)
+        messages = [*checker.overwritable.values(), *checker.not_overwritable]
+        return ("pass" if valid else "fail"), messages
+    except Exception as err:
+        return "crash", [f"{type(err).__name__}: {err}"]
+    finally:
+        mlp_compliance.enqueued_configs.clear()
+        logging.disable(previous)

@@ -1,11 +1,13 @@
-"""The one training loop every benchmark uses.
+"""The one training loop every benchmark uses, and what benchmarks share besides models.
 
-A benchmark implements :class:`Benchmark` (``interface.py``: model, optimizer + schedule,
-data, loss, eval sums -> metric, blocks, hyperparameters read back from the objects) with a
-config dataclass that has a ``loop: LoopConfig`` field and named presets (``config.py``); the
-:class:`Trainer` (``trainer.py``) does init / run / blocks / evals / stop and all MLPerf
-logging through ``mlperf_submit.logging``. ``mlperf-submit train <bm>`` wires them together
-(``benchmarks/command.py``). Torch is imported by the submodules, not here.
+    interface.py       the Benchmark contract: what a benchmark supplies and says about itself
+    trainer.py         the Trainer: init / run / blocks / evals / stop, all MLPerf logging
+    config.py          LoopConfig, typed dataclass configs, presets, dotted key=value overrides
+    precision.py       autocast + grad scaler, and the precision in effect (MLPerf names)
+    optim.py           optimizer factories (apex when present), warm-up + cosine, clipping
+    docs.py            BenchmarkDoc: the submission README's text about a benchmark
+    synthetic_data.py  where a benchmark's synthetic dataset lives and how it is reused
+
+``mlperf-submit train <bm>`` wires a benchmark to the Trainer (``benchmarks/command.py``). Torch
+is imported by the submodules, not here.
 """
-
-__all__ = ["config", "ddp", "interface", "optim", "precision", "trainer"]

@@ -1,28 +1,35 @@
 """The contract between the common Trainer and one benchmark (the docstrings are the docs).
 
 A benchmark supplies what differs: its config and presets, model, optimizer and schedule, data
-(real and synthetic), loss, evaluation statistics, quality target, the MLPerf keys it must log
-and how its run is cut into blocks. The :class:`~.trainer.Trainer` does the rest: seeding,
-devices, DDP, precision, warm-up, the MLPerf run boundary, logging, timing, stopping.
+(real and synthetic), loss, evaluation statistics, the MLPerf keys it must log and how its run
+is cut into blocks -- and it describes itself (rounds, progress unit, metric, docs, closed
+problems) so that nothing outside ``benchmarks/`` keeps a table of benchmark names. The
+:class:`~.trainer.Trainer` does the rest: seeding, devices, DDP/FSDP2, precision, warm-up, the
+MLPerf run boundary, the keys every benchmark logs (batch sizes, precisions, parallelism,
+config file), timing, stopping. ``docs/adding-a-benchmark.md`` walks through a new one;
+``tests/benchmarks/test_contract.py`` checks every registered benchmark against this file.
 
 Call order (the Trainer's stages)::
 
     __init__(cfg, ctx)        plain Python; nothing heavy
-    prepare_synthetic(root)   before init_start (dataset generation is not part of the run)
+    prepare_synthetic(root)   before init_start (dataset generation is not part of the run):
+                              synthetic_data(root).ensure()
     --- init_start ---
-    build_model()             on ctx.device; the Trainer wraps it (compile, DDP) afterwards
+    build_model()             on ctx.device; the Trainer wraps it (FSDP2 / compile / DDP)
     build_optimizer(model)    -> (optimizer, scheduler or None)
     hyperparameters(opt, sched)   MLPerf keys read back from the objects in effect
     prepare_pipeline()        imports of the input pipeline (no data read)
     warmup_batch()            random tensors of the real shapes (only if loop.warmup_steps > 0)
     --- init_stop, run_start ---
-    build_data()              the first moment any dataset file may be read
+    build_data()              the first moment any dataset file may be read (data_root())
     blocks(): for each Block: train steps (loss()), then evaluate (eval_sums() -> metric())
     --- run_stop ---
 
 Rules a benchmark must keep: never touch dataset files before ``build_data``; report
 statistics as sums (the Trainer all-reduces them over ranks before ``metric``); log nothing by
-itself (return keys from ``hyperparameters``/``extra_run_keys`` instead).
+itself (return keys from ``hyperparameters`` instead); read every logged value back from the
+object that uses it, except the few facts of the configuration it names in
+``config_hyperparameters``.
 """
 
 from __future__ import annotations
@@ -31,10 +38,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
+
+from mlperf_submit.benchmarks.common.docs import BenchmarkDoc
+from mlperf_submit.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlperf_submit.benchmarks.common.synthetic_data import SyntheticData
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,8 @@ class RunContext:
     synthetic: bool = False
     division: str = "closed"
     ruleset: str = ""
+    preset: str = ""
+    """The preset's name (``train --preset``; logged in ``config_filename``)."""
     log_only: bool = False
     """Only the init section is written (``train --log-only``): no data is read, no step is
     taken, so ``build_model`` may put the parameters on the meta device (no storage) -- how
@@ -96,31 +111,102 @@ class DataSplits(ABC):
 
 
 class Benchmark(ABC):
-    """One MLPerf benchmark. Subclasses set the class attributes and implement the methods."""
+    """One MLPerf benchmark. Subclasses set the class attributes and implement the methods.
+
+    The class is the one place that describes the benchmark to the rest of the package
+    (submission README, report labels, campaign defaults, the contract test): nothing outside
+    ``benchmarks/`` keeps a table keyed by benchmark name. What the official ``mlperf-logging``
+    already knows (rounds, run counts, closed targets, progress unit) is read from it, or checked
+    against it by ``tests/benchmarks/test_contract.py``.
+    """
 
     name: ClassVar[str]
     """MLPerf ``submission_benchmark`` value, e.g. "resnet"."""
-    default_ruleset: ClassVar[str]
-    """Newest ruleset that has the benchmark ("4.0.0" for resnet)."""
+    rounds: ClassVar[tuple[str, ...]]
+    """The rulesets this implementation logs for, oldest first (each must hold the benchmark in
+    ``mlperf_logging.benchmark_meta``; the contract test runs the tiny preset's log through the
+    official checker of every one). The newest is the default ``--ruleset``."""
+    open_rules_quirks: ClassVar[dict[str, str]] = {}
+    """Rounds whose official *open* rule file rejects a correct log, and the rule it wrongly
+    applies (the contract test then expects exactly that failure there, and no other)."""
     progress_unit: ClassVar[str]
-    """"epoch_num" or "samples_count": the metadata key of blocks and evals."""
-    target: ClassVar[float]
-    """Closed-division quality target of ``metric_key``."""
+    """"epoch_num" or "samples_count": the metadata key of blocks and evals (the contract test
+    checks it against the official rule file)."""
     higher_is_better: ClassVar[bool] = True
+    """Direction of ``eval_accuracy`` (accuracy, AUC: True; losses, perplexity: False)."""
     metric_key: ClassVar[str] = "eval_accuracy"
+    metric_label: ClassVar[str]
+    """What ``eval_accuracy`` measures, for people: "top-1 accuracy", "log-perplexity"."""
+    docs: ClassVar[BenchmarkDoc]
+    """The submission README's text about the benchmark (``common/docs.py``)."""
     config_class: ClassVar[type]
-    """The config dataclass; it has a field ``loop`` of type ``LoopConfig``."""
+    """The config dataclass: fields ``loop: LoopConfig`` and ``target: float | None`` (None = the
+    closed target of the run's ruleset, read from the official rule file)."""
     presets: ClassVar[dict[str, Callable[[], Any]]]
     """Named presets: ``tiny`` plus ``config_<SYSTEM>_<NODES>x<GPUS>x<BS>``."""
+    config_hyperparameters: ClassVar[frozenset[str]] = frozenset()
+    """Logged keys that are facts of the configuration by design (``max_sequence_length``,
+    ``config_filename``, ...), not settings of the optimizer or schedule: exempt from the
+    contract test that every other hyperparameter is read back from the objects in effect."""
+
+    # -- what the class says about itself --------------------------------------------------
+    @classmethod
+    def default_ruleset(cls) -> str:
+        return cls.rounds[-1]
+
+    @classmethod
+    def closed_target(cls, ruleset: str | None = None) -> float:
+        """The closed-division quality target of ``ruleset`` (default: the newest round), from
+        the ``ATLEAST_ONE_CHECK`` of ``closed_<name>.yaml`` in the installed mlperf-logging."""
+        from mlperf_submit.compliance.targets import closed_target
+
+        rs = ruleset or cls.default_ruleset()
+        target = closed_target(cls.name, rs)
+        if target is None:
+            raise UsageError(f"{cls.name}: no closed target in the ruleset {rs} rule files")
+        return target.value
+
+    @classmethod
+    def closed_problems(cls, cfg: Any) -> list[str]:
+        """What the closed division's rules would reject in ``cfg``, each with the value to use;
+        empty for a closed configuration. The base class checks the target against the rule
+        file; a benchmark adds its closed hyperparameters (``super().closed_problems(cfg)``)."""
+        target = getattr(cfg, "target", None)
+        if target is None:
+            return []
+        closed = cls.closed_target()
+        weaker = target < closed if cls.higher_is_better else target > closed
+        if weaker:
+            return [f"target={target}: closed requires reaching {closed} (or leave target unset)"]
+        return []
+
+    @classmethod
+    def run_target(cls, cfg: Any, ruleset: str | None = None) -> float:
+        """The quality target a run of ``cfg`` stops at: its own ``target`` (a tiny preset's
+        easier bound on synthetic data), else the closed target of the ruleset."""
+        target = getattr(cfg, "target", None)
+        return float(target) if target is not None else cls.closed_target(ruleset)
 
     def __init__(self, cfg: Any, ctx: RunContext) -> None:
         self.cfg = cfg
         self.ctx = ctx
+        self.target = self.run_target(cfg, ctx.ruleset or None) if ctx is not None else None
+        """The quality target of this run (``run_target``)."""
 
     # -- before init -----------------------------------------------------------------------
-    def prepare_synthetic(self, root: Path) -> Path:
-        """Generate (or reuse) synthetic data in the real on-disk format under ``root``."""
+    def synthetic_data(self, root: Path) -> SyntheticData:
+        """This run's synthetic dataset under a ``--synthetic`` root: the generator's spec and
+        its writer, in the real on-disk format (``common/synthetic_data.py``)."""
         raise NotImplementedError(f"{self.name} has no synthetic data generator")
+
+    def prepare_synthetic(self, root: Path) -> Path:
+        """Generate (or reuse) the synthetic dataset under ``root``; before init_start."""
+        return self.synthetic_data(root).ensure()
+
+    def data_root(self) -> Path:
+        """The directory ``build_data`` reads: ``--data``, or the prepared synthetic dataset."""
+        root = Path(self.ctx.data_dir)
+        return self.synthetic_data(root).resolve() if self.ctx.synthetic else root
 
     def check_data_dir(self, root: Path) -> None:  # noqa: B027 - optional hook
         """Cheap existence checks on ``--data`` (paths only, no dataset file is opened)."""
@@ -141,6 +227,16 @@ class Benchmark(ABC):
     @abstractmethod
     def global_batch_size(self) -> int:
         """Samples per optimizer step over all ranks (logged as ``global_batch_size``)."""
+
+    def parallelism(self) -> dict[str, int]:
+        """The model-parallel degrees in effect (MLPerf 6.x keys): data parallelism only unless a
+        benchmark shards its model otherwise (expert parallelism of a mixture of experts)."""
+        return {
+            "tensor_parallelism": 1,
+            "pipeline_parallelism": 1,
+            "context_parallelism": 1,
+            "expert_parallelism": 1,
+        }
 
     def gradient_accumulation_steps(self) -> int:
         """Micro-batches per optimizer step (``loop.gradient_accumulation_steps``)."""

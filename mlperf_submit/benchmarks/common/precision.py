@@ -13,6 +13,13 @@ from dataclasses import dataclass
 import torch
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# torch dtypes -> the MLPerf lowest_numerical_precision_* vocabulary (common.yaml 6.x).
+MLPERF_DTYPE = {
+    torch.float64: "fp64",
+    torch.float32: "fp32",
+    torch.bfloat16: "bfloat16",
+    torch.float16: "fp16",
+}
 
 
 @dataclass
@@ -21,6 +28,15 @@ class Precision:
     """The precision in effect: fp32, bf16 or fp16."""
     device_type: str
     scaler: torch.amp.GradScaler | None = None
+
+    def lowest_matmul_precision(self) -> str:
+        """The MLPerf name of the lowest precision matmuls run in: the autocast dtype, or fp32 --
+        tf32 on a GPU whose fp32 matmuls are allowed to use TensorFloat-32."""
+        if self.name != "fp32":
+            return MLPERF_DTYPE[_DTYPES[self.name]]
+        if self.device_type == "cuda" and torch.get_float32_matmul_precision() != "highest":
+            return "tf32"
+        return "fp32"
 
     def autocast(self):
         if self.name == "fp32":

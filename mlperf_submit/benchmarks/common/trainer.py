@@ -32,11 +32,12 @@ from typing import Any
 import torch
 
 from mlperf_submit.benchmarks.common.interface import Benchmark, Block, DataSplits
-from mlperf_submit.benchmarks.common.precision import Precision, make_precision
+from mlperf_submit.benchmarks.common.precision import MLPERF_DTYPE, Precision, make_precision
 from mlperf_submit.errors import UsageError
 from mlperf_submit.launch.distributed import dist
 from mlperf_submit.launch.distributed import parallel as ddp
 from mlperf_submit.launch.distributed.seeding import derive_seed
+from mlperf_submit.logging import rules_info
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,15 @@ class RunResult:
     @property
     def converged(self) -> bool:
         return self.status == "success"
+
+
+def config_filename(bm_cls: type, preset: str) -> str:
+    """``<the module that defines the preset>:<preset>``, relative to the repository: the file
+    a reader opens to see the configuration of the run (MLPerf ``config_filename``)."""
+    fn = bm_cls.presets.get(preset)
+    module = (fn.__module__ if fn is not None else bm_cls.config_class.__module__).split(".")
+    path = "/".join(module) + ".py"
+    return f"{path}:{preset}" if preset else path
 
 
 def _sync(device: torch.device) -> None:
@@ -100,6 +110,11 @@ class Trainer:
         self.result = RunResult(status="aborted")
         self._run_t0 = 0.0
         self._stream = None  # samples_count benchmarks: one iterator across blocks
+        if benchmark.progress_unit != logger.progress_unit:
+            raise UsageError(
+                f"{benchmark.name}: the benchmark counts progress in {benchmark.progress_unit} but "
+                f"the rules of {logger.ruleset} ({logger.division}) want {logger.progress_unit}"
+            )
         self.accumulation = benchmark.gradient_accumulation_steps()
         per_step = self.ctx.world_size * self.accumulation
         if benchmark.global_batch_size() % per_step:
@@ -152,20 +167,39 @@ class Trainer:
             # fully_shard replaces the parameters by sharded ones: before the optimizer sees them.
             model = ddp.shard_model(model)
         self.optimizer, self.scheduler = self.bm.build_optimizer(model)
-        self.logger.hyperparameters(
-            {
-                "global_batch_size": self.bm.global_batch_size(),
-                "gradient_accumulation_steps": self.bm.gradient_accumulation_steps(),
-                **self.bm.hyperparameters(self.optimizer, self.scheduler),
-            }
-        )
         if self.loop.compile:
             model = torch.compile(model)
         if self.loop.data_parallel == "ddp":
             model = ddp.wrap_model(model, self.device)
         self.model = model
+        self.logger.hyperparameters(
+            {
+                "global_batch_size": self.bm.global_batch_size(),
+                "gradient_accumulation_steps": self.bm.gradient_accumulation_steps(),
+                **self.run_shape_keys(),
+                **self.bm.hyperparameters(self.optimizer, self.scheduler),
+            }
+        )
         # Per-rank streams from here on (augmentation, dropout).
         torch.manual_seed(derive_seed(self.ctx.seed, self.ctx.rank, "train"))
+
+    def run_shape_keys(self) -> dict[str, Any]:
+        """The keys every benchmark logs from 6.0.0 on (common.yaml: optional in 6.0.0,
+        required in 6.1.0): the precisions, parallel degrees and micro-batch in effect, read from
+        the objects this loop built. Rulesets without them get none (they would be noise)."""
+        wanted = rules_info.common_keys(self.logger.ruleset)
+        linear = self.precision.lowest_matmul_precision()
+        keys = {
+            "lowest_numerical_precision_in_linear": linear,
+            "lowest_numerical_precision_in_attn": linear,
+            "lowest_numerical_precision_in_comm": MLPERF_DTYPE[ddp.communication_dtype(self.model)],
+            **self.bm.parallelism(),
+            "micro_batch_size": (
+                self.bm.global_batch_size() // self.ctx.world_size // self.accumulation
+            ),
+            "config_filename": config_filename(type(self.bm), self.ctx.preset),
+        }
+        return {k: v for k, v in keys.items() if k in wanted}
 
     def warm_up(self) -> None:
         """Run a few steps on random tensors (kernels, compile), then restore every state."""

@@ -18,8 +18,10 @@ from torch import nn
 
 from mlperf_submit.benchmarks.common import optim as common_optim
 from mlperf_submit.benchmarks.common.interface import Benchmark, Block, DataSplits
+from mlperf_submit.benchmarks.common.synthetic_data import SyntheticData
 from mlperf_submit.benchmarks.resnet import data_common, synthetic
-from mlperf_submit.benchmarks.resnet.config import PRESETS, ResNetConfig
+from mlperf_submit.benchmarks.resnet.config import PRESETS, ResNetConfig, closed_problems
+from mlperf_submit.benchmarks.resnet.docs import DOCS
 from mlperf_submit.benchmarks.resnet.model import ResNetSpec, build_resnet
 from mlperf_submit.benchmarks.resnet.optim import LARS, PolyWarmupLR, param_groups
 from mlperf_submit.errors import InputError
@@ -29,13 +31,20 @@ from mlperf_submit.logging import attr_values, optimizer_name, optimizer_values
 
 class ResNetBenchmark(Benchmark):
     name = "resnet"
-    default_ruleset = "4.0.0"
+    rounds = ("3.0.0", "3.1.0", "4.0.0")
     progress_unit = "epoch_num"
-    target = 0.759
+    metric_label = "top-1 accuracy"
+    docs = DOCS
     config_class = ResNetConfig
     presets = PRESETS
+    # The BN span is the per-GPU batch of the configuration (no optimizer holds it).
+    config_hyperparameters = frozenset({"model_bn_span"})
 
     cfg: ResNetConfig
+
+    @classmethod
+    def closed_problems(cls, cfg: ResNetConfig) -> list[str]:
+        return super().closed_problems(cfg) + closed_problems(cfg)
 
     # -- before init -----------------------------------------------------------------------
     def synthetic_spec(self) -> synthetic.SyntheticSpec:
@@ -48,14 +57,14 @@ class ResNetBenchmark(Benchmark):
             seed=d.synthetic_seed,
         )
 
-    def prepare_synthetic(self, root: Path) -> Path:
+    def synthetic_data(self, root: Path) -> SyntheticData:
         spec = self.synthetic_spec()
         if spec.classes * spec.train_per_class != self.cfg.data.train_samples:
             raise InputError(
                 f"synthetic data has {spec.classes * spec.train_per_class} training images but "
                 f"data.train_samples={self.cfg.data.train_samples}: set them consistently"
             )
-        return synthetic.ensure(root, spec)
+        return synthetic.synthetic_data(root, self.name, spec)
 
     def check_data_dir(self, root: Path) -> None:
         data_common.check_layout(root)
@@ -172,7 +181,7 @@ class ResNetBenchmark(Benchmark):
     # -- run ---------------------------------------------------------------------------------
     def build_data(self) -> DataSplits:
         d, ctx = self.cfg.data, self.ctx
-        root = Path(ctx.data_dir)
+        root = self.data_root()
         classes = data_common.class_folders(root / "train")
         if not classes:
             raise InputError(f"{root / 'train'}: no class folders (expected train/<wnid>/*.JPEG)")

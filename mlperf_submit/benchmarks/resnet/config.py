@@ -127,6 +127,9 @@ class ScheduleConfig:
 
 @dataclass
 class ResNetConfig:
+    target: float | None = None
+    """Stop when top-1 accuracy reaches this; None = the closed target of the run's ruleset
+    (0.759, closed_resnet.yaml)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -140,30 +143,30 @@ class ResNetConfig:
                 f"model.num_classes={self.model.num_classes}: set both to the same value"
             )
 
-    def closed_problems(self) -> list[str]:
-        """What the closed division's rules would reject in this configuration."""
-        o, s = self.optim, self.schedule
-        out = []
-        if o.end_lr != 0.0001:
-            out.append(f"optim.end_lr={o.end_lr}: closed requires 0.0001")
-        if (
-            o.weight_decay <= 0
-            or abs(round(math.log2(o.weight_decay / 1e-4)) - math.log2(o.weight_decay / 1e-4))
-            > 1e-5
-        ):
-            out.append(f"optim.weight_decay={o.weight_decay}: closed requires 1e-4 x 2^k")
-        if o.name == "lars":
-            if o.poly_power != 2:
-                out.append(f"optim.poly_power={o.poly_power}: closed LARS requires 2")
-            if o.lars_epsilon != 0:
-                out.append(f"optim.lars_epsilon={o.lars_epsilon}: closed LARS requires 0.0")
-        elif abs(round(o.base_lr / 0.001) - o.base_lr / 0.001) > 1e-5:
-            out.append(f"optim.base_lr={o.base_lr}: closed SGD requires a multiple of 0.001")
-        if s.eval_every != 4:
-            out.append(f"schedule.eval_every={s.eval_every}: closed rules evaluate every 4 epochs")
-        if self.model != ModelConfig():
-            out.append("model: closed division requires ResNet-50 (the default model.* values)")
-        return out
+
+def closed_problems(cfg: ResNetConfig) -> list[str]:
+    """What the closed division's rules (closed_resnet_{lars,sgd}.yaml) would reject in ``cfg``."""
+    o, s = cfg.optim, cfg.schedule
+    out = []
+    if o.end_lr != 0.0001:
+        out.append(f"optim.end_lr={o.end_lr}: closed requires 0.0001")
+    if (
+        o.weight_decay <= 0
+        or abs(round(math.log2(o.weight_decay / 1e-4)) - math.log2(o.weight_decay / 1e-4)) > 1e-5
+    ):
+        out.append(f"optim.weight_decay={o.weight_decay}: closed requires 1e-4 x 2^k")
+    if o.name == "lars":
+        if o.poly_power != 2:
+            out.append(f"optim.poly_power={o.poly_power}: closed LARS requires 2")
+        if o.lars_epsilon != 0:
+            out.append(f"optim.lars_epsilon={o.lars_epsilon}: closed LARS requires 0.0")
+    elif abs(round(o.base_lr / 0.001) - o.base_lr / 0.001) > 1e-5:
+        out.append(f"optim.base_lr={o.base_lr}: closed SGD requires a multiple of 0.001")
+    if s.eval_every != 4:
+        out.append(f"schedule.eval_every={s.eval_every}: closed rules evaluate every 4 epochs")
+    if cfg.model != ModelConfig():
+        out.append("model: closed division requires ResNet-50 (the default model.* values)")
+    return out
 
 
 def tiny() -> ResNetConfig:

@@ -3,6 +3,9 @@
     train/<wnid>/<wnid>_<i>.JPEG        val/<wnid>/ILSVRC2012_val_<j>.JPEG
     synthetic.json                      the parameters, so a later run can reuse the tree
 
+(in ``ROOT/resnet-synthetic-<digest>/`` under a ``--synthetic`` ROOT: the scheme every
+benchmark shares, ``benchmarks/common/synthetic_data.py``).
+
 Class ``c`` draws a shape pattern (disk, square, horizontal or vertical stripes, ring, cross)
 in one colour of a palette on a random background, at a random place and size, plus pixel
 noise: a small CNN must learn colour *and* shape to separate the classes, so it is a real
@@ -10,23 +13,23 @@ noise: a small CNN must learn colour *and* shape to separate the classes, so it 
 different class than its folder says, so top-1 accuracy tops out near ``1 - noise``: the open
 rule needs some eval_accuracy < 1.0, and a run must never look "trivially perfect".
 
-    python -m mlperf_submit.benchmarks.resnet.synthetic OUT_DIR [--classes 10] [--seed 0]
+    python -m mlperf_submit.benchmarks.resnet.synthetic ROOT [--classes 10] [--seed 0]
 """
 
 from __future__ import annotations
 
 import argparse
 import colorsys
-import json
+import functools
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mlperf_submit.benchmarks.common.synthetic_data import SyntheticData
 from mlperf_submit.errors import InputError, UsageError
 
-MANIFEST = "synthetic.json"
 PATTERNS = ("disk", "hstripes", "ring", "vstripes", "square", "cross")
 PALETTE = (  # well-separated RGB colours
     (220, 40, 40),
@@ -148,40 +151,20 @@ def generate(out: Path, spec: SyntheticSpec) -> Path:
                     val_index += 1
                     name = f"ILSVRC2012_val_{val_index:08d}.JPEG"
                 Image.fromarray(img).save(folder / name, format="JPEG", quality=spec.quality)
-    (out / MANIFEST).write_text(json.dumps({"synthetic": True, **asdict(spec)}, indent=2) + "\n")
     return out
 
 
-def read_manifest(root: Path) -> SyntheticSpec | None:
-    """The spec a tree was generated with, or None when ``root`` holds no synthetic manifest."""
-    path = Path(root) / MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        raw = json.loads(path.read_text())
-        raw.pop("synthetic", None)
-        return SyntheticSpec(**raw)
-    except (ValueError, TypeError) as err:
-        raise InputError(f"{path}: not a synthetic-dataset manifest ({err})") from None
-
-
-def ensure(root: Path, spec: SyntheticSpec) -> Path:
-    """Reuse ``root`` if it was generated with ``spec``, else generate it; never overwrite."""
-    root = Path(root)
-    found = read_manifest(root)
-    if found == spec:
-        return root
-    if found is not None:
-        raise InputError(
-            f"{root}: holds a synthetic dataset made with other parameters ({found}); "
-            "pass another --synthetic directory or delete this one"
-        )
-    return generate(root, spec)
+def synthetic_data(root: Path, benchmark: str, spec: SyntheticSpec) -> SyntheticData:
+    """The tree of ``spec`` under a ``--synthetic`` root (see common/synthetic_data.py)."""
+    spec.validate()
+    return SyntheticData(
+        root, benchmark, spec, writer=functools.partial(generate, spec=spec), generator=__name__
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("out", type=Path)
+    p.add_argument("root", type=Path, help="the --synthetic root; the tree goes in a sub-dir")
     p.add_argument("--classes", type=int, default=SyntheticSpec.classes)
     p.add_argument("--train-per-class", type=int, default=SyntheticSpec.train_per_class)
     p.add_argument("--val-per-class", type=int, default=SyntheticSpec.val_per_class)
@@ -189,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     spec = SyntheticSpec(a.classes, a.train_per_class, a.val_per_class, a.image_size, seed=a.seed)
-    print(generate(a.out, spec))
+    print(synthetic_data(a.root, "resnet", spec).ensure())
     return 0
 
 

@@ -55,6 +55,22 @@ def local_gradients(model: nn.Module):
     return contextlib.nullcontext()
 
 
+def communication_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype gradients are reduced in: DDP all-reduces them in the parameters' dtype, FSDP2
+    reduce-scatters in its mixed-precision policy's ``reduce_dtype`` (else the parameters');
+    one process communicates nothing, which is reported as the parameters' dtype."""
+    raw = unwrap(model)
+    policy = getattr(raw, "_get_fsdp_state", None)
+    if callable(policy):
+        state = policy()
+        mp = getattr(getattr(state, "_mp_policy", None), "reduce_dtype", None)
+        if mp is not None:
+            return mp
+    for p in raw.parameters():
+        return p.dtype
+    return torch.float32
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     """The module itself, without DDP or torch.compile wrappers (for state_dict and eval)."""
     inner = getattr(model, "module", model)

@@ -14,7 +14,7 @@ import torch
 from mlperf_submit.benchmarks.common.config import apply_overrides
 from mlperf_submit.benchmarks.common.interface import RunContext, split_on_first_dim
 from mlperf_submit.benchmarks.common.trainer import Trainer
-from mlperf_submit.benchmarks.llama31_8b.benchmark import LlamaBenchmark
+from mlperf_submit.benchmarks.llama31_8b.benchmark import Llama31_8BBenchmark
 from mlperf_submit.benchmarks.llama31_8b.config import tiny as llama_tiny
 from mlperf_submit.benchmarks.resnet.benchmark import ResNetBenchmark
 from mlperf_submit.benchmarks.resnet.config import tiny as resnet_tiny
@@ -27,7 +27,7 @@ def llama_trainer(tmp_path, k: int) -> Trainer:
     logger = MLPerfLogger(
         "llama31_8b", "6.1.0", "open", str(tmp_path / f"k{k}.log"), check="off", echo=False
     )
-    return Trainer(LlamaBenchmark(cfg, RunContext(seed=3)), logger)
+    return Trainer(Llama31_8BBenchmark(cfg, RunContext(seed=3)), logger)
 
 
 def test_split_on_first_dim_keeps_the_batch_structure():

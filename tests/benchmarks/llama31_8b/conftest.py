@@ -15,15 +15,14 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="session")
-def tiny_c4_root(tmp_path_factory) -> Path:
+def tiny_c4_root(tiny_runs) -> Path:
     """A ``--synthetic`` root holding the dataset the ``tiny`` preset trains on."""
     from mlperf_submit.benchmarks.common.interface import RunContext
-    from mlperf_submit.benchmarks.llama31_8b.benchmark import LlamaBenchmark
+    from mlperf_submit.benchmarks.llama31_8b.benchmark import Llama31_8BBenchmark
     from mlperf_submit.benchmarks.llama31_8b.config import tiny
 
-    root = tmp_path_factory.mktemp("tiny_c4")
-    LlamaBenchmark(tiny(), RunContext(seed=0)).prepare_synthetic(root)
-    return root
+    Llama31_8BBenchmark(tiny(), RunContext(seed=0)).prepare_synthetic(tiny_runs.synthetic_root)
+    return tiny_runs.synthetic_root
 
 
 def free_port() -> int:

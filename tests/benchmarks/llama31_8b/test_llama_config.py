@@ -7,9 +7,10 @@ import torch
 
 from mlperf_submit.benchmarks.common.config import apply_overrides, validate
 from mlperf_submit.benchmarks.common.interface import Block, RunContext
-from mlperf_submit.benchmarks.llama31_8b.benchmark import LlamaBenchmark
-from mlperf_submit.benchmarks.llama31_8b.config import PRESETS, DataConfig, tiny
-from mlperf_submit.benchmarks.llama31_8b.model import Llama
+from mlperf_submit.benchmarks.families.decoder.model import Decoder
+from mlperf_submit.benchmarks.families.lm_pretraining.config import DataConfig
+from mlperf_submit.benchmarks.llama31_8b.benchmark import Llama31_8BBenchmark as LlamaBenchmark
+from mlperf_submit.benchmarks.llama31_8b.config import PRESETS, tiny
 from mlperf_submit.errors import UsageError
 
 
@@ -34,20 +35,20 @@ def test_blocks_follow_the_eval_interval_until_the_budget():
 
 
 def test_closed_presets_have_no_closed_problems():
-    assert PRESETS["8b"]().closed_problems() == []
-    assert PRESETS["config_DGXH200_1x8x4"]().closed_problems() == []
-    assert PRESETS["config_DGXH100_1x8x1"]().closed_problems() == []
-    problems = " ".join(tiny().closed_problems())
+    assert LlamaBenchmark.closed_problems(PRESETS["8b"]()) == []
+    assert LlamaBenchmark.closed_problems(PRESETS["config_DGXH200_1x8x4"]()) == []
+    assert LlamaBenchmark.closed_problems(PRESETS["config_DGXH100_1x8x1"]()) == []
+    problems = " ".join(LlamaBenchmark.closed_problems(tiny()))
     for key in ("optim.max_steps", "data.seq_len", "data.eval_samples", "model:"):
         assert key in problems
     loose = apply_overrides(PRESETS["8b"](), ["target=3.5", "optim.beta2=0.99"])
-    assert any("target=3.5" in p for p in loose.closed_problems())
-    assert any("optim.beta2=0.99" in p for p in loose.closed_problems())
+    assert any("target=3.5" in p for p in LlamaBenchmark.closed_problems(loose))
+    assert any("optim.beta2=0.99" in p for p in LlamaBenchmark.closed_problems(loose))
 
 
 def test_1b_preset_is_about_one_billion_parameters():
     with torch.device("meta"):
-        model = Llama(PRESETS["1b"]().model)
+        model = Decoder(PRESETS["1b"]().model)
     assert 1.2e9 < model.num_params() < 1.3e9  # the Llama 3.2 1B shape (tied embeddings)
 
 
@@ -58,7 +59,7 @@ def test_1b_preset_is_about_one_billion_parameters():
         (["optim.warmup_steps=600"], "optim.warmup_steps=600 must be in"),
         (["optim.end_lr=1.0"], "0 <= end_lr <= base_lr"),
         (["target=0"], "must be > 0"),
-        (["model.n_kv_heads=3"], "not a multiple of n_kv_heads"),
+        (["model.attention.n_kv_heads=3"], "not a multiple of attention.n_kv_heads"),
         (["data.global_batch_size=0"], "data.global_batch_size must be >= 1"),
     ],
 )

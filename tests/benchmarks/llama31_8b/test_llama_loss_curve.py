@@ -29,7 +29,7 @@ def run_curve(data_root: Path, log_dir: Path) -> dict:
     from mlperf_submit.benchmarks.common.config import apply_overrides
     from mlperf_submit.benchmarks.common.interface import RunContext
     from mlperf_submit.benchmarks.common.trainer import Trainer
-    from mlperf_submit.benchmarks.llama31_8b.benchmark import LlamaBenchmark
+    from mlperf_submit.benchmarks.llama31_8b.benchmark import Llama31_8BBenchmark
     from mlperf_submit.benchmarks.llama31_8b.config import tiny
     from mlperf_submit.logging import MLPerfLogger
 
@@ -41,7 +41,7 @@ def run_curve(data_root: Path, log_dir: Path) -> dict:
     )
     threads = torch.get_num_threads()
     try:
-        result = Trainer(LlamaBenchmark(cfg, ctx), logger).train()
+        result = Trainer(Llama31_8BBenchmark(cfg, ctx), logger).train()
     finally:
         torch.set_num_threads(threads)
     return {
@@ -67,12 +67,12 @@ def test_tiny_loss_curve_matches_the_recorded_one(tmp_path, tiny_c4_root):
 
 def _regenerate() -> None:
     from mlperf_submit.benchmarks.common.interface import RunContext
-    from mlperf_submit.benchmarks.llama31_8b.benchmark import LlamaBenchmark
+    from mlperf_submit.benchmarks.llama31_8b.benchmark import Llama31_8BBenchmark
     from mlperf_submit.benchmarks.llama31_8b.config import tiny
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "data"
-        LlamaBenchmark(tiny(), RunContext(seed=0)).prepare_synthetic(root)
+        Llama31_8BBenchmark(tiny(), RunContext(seed=0)).prepare_synthetic(root)
         curve = run_curve(root, Path(tmp))
     ASSET.parent.mkdir(exist_ok=True)
     ASSET.write_text(json.dumps(curve, indent=1) + "\n")

@@ -1,4 +1,5 @@
-"""The synthetic ImageNet generator: real JPEGs, ImageNet layout, deterministic, never overwrites."""
+"""The synthetic ImageNet generator: real JPEGs, ImageNet layout, deterministic, never overwrites
+(the directory scheme is the one every benchmark shares: common/synthetic_data.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import pytest
 from PIL import Image
 
+from mlperf_submit.benchmarks.common.synthetic_data import MANIFEST, read_manifest
 from mlperf_submit.benchmarks.resnet import synthetic
 from mlperf_submit.errors import InputError, UsageError
 
@@ -29,7 +31,6 @@ def test_layout_and_real_jpegs(tmp_path):
     assert len(files) == 10
     with Image.open(files[0]) as im:
         assert im.format == "JPEG" and im.size == (12, 12)
-    assert synthetic.read_manifest(root) == SMALL
 
 
 def test_deterministic_by_seed(tmp_path):
@@ -42,20 +43,38 @@ def test_deterministic_by_seed(tmp_path):
 
 
 def test_ensure_reuses_and_never_overwrites(tmp_path):
-    root = synthetic.ensure(tmp_path / "d", SMALL)
+    user = tmp_path / "root"
+    user.mkdir()
+    (user / "notes.txt").write_text("mine")
+    data = synthetic.synthetic_data(user, "resnet", SMALL)
+    root = data.ensure()
+    assert root.parent == user and root.name.startswith("resnet-synthetic-")
+    assert (user / "notes.txt").read_text() == "mine"  # the user's files are left alone
+    assert read_manifest(root)["spec"]["classes"] == 3
     before = digest(root)
-    assert synthetic.ensure(root, SMALL) == root and digest(root) == before
+    assert data.ensure() == root and digest(root) == before
+    # --synthetic pointing straight at the generated tree reuses it too
+    assert synthetic.synthetic_data(root, "resnet", SMALL).ensure() == root
     other = synthetic.SyntheticSpec(**{**SMALL.__dict__, "classes": 4})
-    with pytest.raises(InputError, match="other parameters"):
-        synthetic.ensure(root, other)
-    (tmp_path / "user").mkdir()
-    (tmp_path / "user" / "notes.txt").write_text("mine")
-    with pytest.raises(InputError, match="not empty"):
-        synthetic.ensure(tmp_path / "user", SMALL)
-    assert (tmp_path / "user" / "notes.txt").read_text() == "mine"
-    (root / synthetic.MANIFEST).write_text("{garbage")
+    other_root = synthetic.synthetic_data(user, "resnet", other).ensure()
+    assert other_root != root and digest(root) == before  # side by side, nothing overwritten
+    with pytest.raises(UsageError, match="other parameters"):
+        synthetic.synthetic_data(root, "resnet", other).ensure()
+    (root / MANIFEST).write_text("{garbage")
     with pytest.raises(InputError, match="synthetic.json"):
-        synthetic.ensure(root, SMALL)
+        data.ensure()
+
+
+def test_an_interrupted_write_leaves_no_dataset_behind(tmp_path, monkeypatch):
+    def crash(out, spec):
+        (out / "train").mkdir()
+        raise OSError("disk full")
+
+    monkeypatch.setattr(synthetic, "generate", crash)
+    data = synthetic.synthetic_data(tmp_path, "resnet", SMALL)
+    with pytest.raises(UsageError, match="disk full"):
+        data.ensure()
+    assert list(tmp_path.iterdir()) == [] and not data.is_ready()
 
 
 def test_bad_specs_are_usage_errors(tmp_path):

@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from mlperf_submit.benchmarks.command import is_run_section_finding
 from mlperf_submit.compliance import official
 from mlperf_submit.compliance.filecheck import check_file
+from mlperf_submit.compliance.init_section import is_run_section_finding
 
 LOADERS = [
     "dali",

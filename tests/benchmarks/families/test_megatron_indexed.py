@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlperf_submit.benchmarks.llama31_8b.indexed import (
+from mlperf_submit.benchmarks.families.megatron_c4.indexed import (
     IndexedDataset,
     token_dtype_for,
     write_indexed_dataset,

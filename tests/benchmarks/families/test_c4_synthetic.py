@@ -13,20 +13,19 @@ import json
 import numpy as np
 import pytest
 
-from mlperf_submit.benchmarks.llama31_8b.config import tiny
-from mlperf_submit.benchmarks.llama31_8b.indexed import IndexedDataset
-from mlperf_submit.benchmarks.llama31_8b.synthetic import (
+from mlperf_submit.benchmarks.common.synthetic_data import MANIFEST
+from mlperf_submit.benchmarks.families.megatron_c4.files import TRAIN_PREFIX, VALIDATION_PREFIX
+from mlperf_submit.benchmarks.families.megatron_c4.indexed import IndexedDataset
+from mlperf_submit.benchmarks.families.megatron_c4.synthetic import (
     BOS,
     EOS,
     FIRST_REGULAR,
-    MANIFEST,
-    TRAIN_PREFIX,
-    VALIDATION_PREFIX,
     SyntheticSpec,
     TokenProcess,
     main,
-    write_synthetic_dataset,
+    synthetic_data,
 )
+from mlperf_submit.benchmarks.llama31_8b.config import tiny
 from mlperf_submit.errors import UsageError
 
 
@@ -99,26 +98,31 @@ def test_tiny_target_needs_learning_and_is_reachable():
 
 def test_write_synthetic_dataset_real_format_and_manifest(tmp_path):
     spec = SyntheticSpec(TokenProcess(), train_tokens=20_000, validation_tokens=5_000)
-    out = write_synthetic_dataset(tmp_path / "syn", spec)
+    data = synthetic_data(tmp_path / "syn", "llama31_8b", spec)
+    out = data.ensure()
+    assert out.parent == tmp_path / "syn" and out.name.startswith("llama31_8b-synthetic-")
     train = IndexedDataset(out / TRAIN_PREFIX)
     val = IndexedDataset(out / VALIDATION_PREFIX)
     assert train.dtype == np.uint16 and train.num_tokens >= 20_000
     assert val.num_tokens >= 5_000
     assert train.num_documents == len(train)
     info = json.loads((out / MANIFEST).read_text())
-    assert info["synthetic"] is True
+    assert info["synthetic"] is True and info["benchmark"] == "llama31_8b"
     assert info["spec"]["process"]["vocab_size"] == 256
+    assert info["entropy_rate_nats"] == pytest.approx(spec.process.entropy_rate())
     # Train and validation are independent samples of the same chain.
     assert not np.array_equal(train[0][:50], val[0][:50])
-    with pytest.raises(UsageError, match="refusing to overwrite"):
-        write_synthetic_dataset(tmp_path / "syn", spec)
+    # A second prepare reuses the files: nothing is rewritten.
+    before = (out / f"{TRAIN_PREFIX}.bin").stat().st_mtime_ns
+    assert data.ensure() == out and (out / f"{TRAIN_PREFIX}.bin").stat().st_mtime_ns == before
 
 
 def test_cli_writes_and_refuses(tmp_path, capsys):
     assert main([str(tmp_path / "c"), "--train-tokens", "3000", "--validation-tokens", "1000"]) == 0
     assert "entropy rate 0.435" in capsys.readouterr().out
-    assert main([str(tmp_path / "c"), "--train-tokens", "3000"]) == 2
-    assert "refusing to overwrite" in capsys.readouterr().err
+    (tmp_path / "f").write_text("a file, not a root")
+    assert main([str(tmp_path / "f"), "--train-tokens", "3000"]) == 2
+    assert "not a directory" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlperf_submit.benchmarks.llama31_8b.data import FeistelPermutation, LlamaData, TokenWindows
-from mlperf_submit.benchmarks.llama31_8b.indexed import IndexedDataset, write_indexed_dataset
+from mlperf_submit.benchmarks.families.megatron_c4.indexed import (
+    IndexedDataset,
+    write_indexed_dataset,
+)
+from mlperf_submit.benchmarks.families.megatron_c4.windows import (
+    C4Splits,
+    FeistelPermutation,
+    TokenWindows,
+)
 from mlperf_submit.errors import InputError, UsageError
 
 
@@ -59,7 +66,7 @@ def dataset(tmp_path):
 def _data(dataset, **kw):
     args = dict(seq_len=8, vocab_size=4096, global_batch=8, eval_samples=16, eval_batch=4, seed=5)
     args.update(kw)
-    return LlamaData([dataset[0]], dataset[1], **args)
+    return C4Splits([dataset[0]], dataset[1], **args)
 
 
 def test_ranks_partition_each_global_batch(dataset):

@@ -5,7 +5,7 @@ datasets. This module writes the same files (``c4-train.en_6_text_document.{bin,
 ``c4-validation-91205-samples.en_text_document.{bin,idx}``) filled by a token process a small
 model can learn, so a ``tiny`` run really converges below its target instead of being told to::
 
-    python -m mlperf_submit.benchmarks.llama31_8b.synthetic OUT_DIR --vocab 256 --train-tokens 2000000
+    python -m mlperf_submit.benchmarks.families.megatron_c4.synthetic ROOT --vocab 256 --train-tokens 2000000
 
 The process is a first-order Markov chain over ``vocab_size`` ids with ids 0 (BOS) and 1 (EOS)
 reserved. Each token has ``branching`` successors: the first is taken with probability ``p_top``,
@@ -17,29 +17,32 @@ that learned nothing but token frequencies stays near ln(vocab) (5.5 nats at voc
 
 The chain is a pure function of ``process_seed``; the train and validation files are two
 independent samples of it (different ``sample_seed``), so validation measures generalisation to
-unseen walks, not memorisation. ``synthetic.json`` beside the files records all of this.
+unseen walks, not memorisation. ``synthetic.json`` beside the files records all of this (the
+directory scheme is ``benchmarks/common/synthetic_data.py``, shared by every benchmark).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mlperf_submit.benchmarks.llama31_8b.indexed import token_dtype_for, write_indexed_dataset
+from mlperf_submit.benchmarks.common.synthetic_data import SyntheticData
+from mlperf_submit.benchmarks.families.megatron_c4.files import TRAIN_PREFIX, VALIDATION_PREFIX
+from mlperf_submit.benchmarks.families.megatron_c4.indexed import (
+    token_dtype_for,
+    write_indexed_dataset,
+)
 from mlperf_submit.errors import UsageError
 
 BOS, EOS = 0, 1
 FIRST_REGULAR = 2
-TRAIN_PREFIX = "c4-train.en_6_text_document"
-VALIDATION_PREFIX = "c4-validation-91205-samples.en_text_document"
-MANIFEST = "synthetic.json"
 
 
 @dataclass(frozen=True)
@@ -145,75 +148,52 @@ class SyntheticSpec:
     validation_sample_seed: int = 2
 
 
-def write_synthetic_dataset(
-    out_dir: str | os.PathLike, spec: SyntheticSpec, *, force=False
-) -> Path:
-    """Write train + validation indexed datasets and ``synthetic.json``; returns ``out_dir``.
-
-    Refuses to touch a directory that already holds a dataset unless ``force``.
-    """
+def write_synthetic_dataset(out_dir: str | os.PathLike, spec: SyntheticSpec) -> dict:
+    """Write the train and validation indexed datasets into ``out_dir``; returns the facts for
+    the manifest (``SyntheticData`` writes it). Refuses to replace existing files."""
     out = Path(out_dir)
-    manifest = out / MANIFEST
-    if manifest.exists() and not force:
-        raise UsageError(f"{manifest} exists: refusing to overwrite a dataset (use --force)")
     out.mkdir(parents=True, exist_ok=True)
     dtype = token_dtype_for(spec.process.vocab_size)
     p = spec.process
     write_indexed_dataset(
-        out / TRAIN_PREFIX,
-        p.documents(spec.train_tokens, spec.train_sample_seed),
-        dtype,
-        force=force,
+        out / TRAIN_PREFIX, p.documents(spec.train_tokens, spec.train_sample_seed), dtype
     )
     write_indexed_dataset(
         out / VALIDATION_PREFIX,
         p.documents(spec.validation_tokens, spec.validation_sample_seed),
         dtype,
-        force=force,
     )
-    info = {
-        "synthetic": True,
-        "spec": asdict(spec),
-        "generator": "mlperf_submit.benchmarks.llama31_8b.synthetic",
-        "process": asdict(p),
+    return {
         "entropy_rate_nats": p.entropy_rate(),
         "train_prefix": TRAIN_PREFIX,
         "validation_prefix": VALIDATION_PREFIX,
-        "train_tokens": spec.train_tokens,
-        "validation_tokens": spec.validation_tokens,
-        "train_sample_seed": spec.train_sample_seed,
-        "validation_sample_seed": spec.validation_sample_seed,
     }
-    manifest.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    return out
 
 
-def read_manifest(data_dir: str | os.PathLike) -> dict | None:
-    """The ``synthetic.json`` of a directory written here, or None for real data."""
-    path = Path(data_dir) / MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        from mlperf_submit.errors import InputError
-
-        raise InputError(f"{path}: unreadable synthetic-dataset manifest ({err})") from None
+def synthetic_data(root: str | os.PathLike, benchmark: str, spec: SyntheticSpec) -> SyntheticData:
+    """The dataset of ``spec`` under a ``--synthetic`` root (see common/synthetic_data.py)."""
+    return SyntheticData(
+        root,
+        benchmark,
+        spec,
+        writer=functools.partial(write_synthetic_dataset, spec=spec),
+        generator=__name__,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("out_dir")
+    ap.add_argument("root", help="the --synthetic root; the dataset goes in a sub-directory")
+    ap.add_argument("--benchmark", default="llama31_8b", help="names the sub-directory")
     ap.add_argument("--vocab", type=int, default=256)
     ap.add_argument("--train-tokens", type=int, default=2_000_000)
     ap.add_argument("--validation-tokens", type=int, default=200_000)
-    ap.add_argument("--force", action="store_true", help="replace an existing dataset")
     args = ap.parse_args(argv)
-    spec = SyntheticSpec(
-        TokenProcess(vocab_size=args.vocab), args.train_tokens, args.validation_tokens
-    )
     try:
-        out = write_synthetic_dataset(args.out_dir, spec, force=args.force)
+        spec = SyntheticSpec(
+            TokenProcess(vocab_size=args.vocab), args.train_tokens, args.validation_tokens
+        )
+        out = synthetic_data(args.root, args.benchmark, spec).ensure()
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code

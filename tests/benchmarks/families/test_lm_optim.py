@@ -7,9 +7,11 @@ import math
 import pytest
 import torch
 
-from mlperf_submit.benchmarks.llama31_8b.config import OptimConfig, tiny
-from mlperf_submit.benchmarks.llama31_8b.model import Llama
-from mlperf_submit.benchmarks.llama31_8b.optim import WarmupCosineLR, build_adamw, param_groups
+from mlperf_submit.benchmarks.common.optim import WarmupCosineLR
+from mlperf_submit.benchmarks.families.decoder.model import Decoder
+from mlperf_submit.benchmarks.families.lm_pretraining.config import OptimConfig
+from mlperf_submit.benchmarks.families.lm_pretraining.optim import build_adamw, param_groups
+from mlperf_submit.benchmarks.llama31_8b.config import tiny
 
 
 def _lrs(base, end, warmup, max_steps, n):
@@ -43,7 +45,7 @@ def test_closed_schedule_logged_values():
 
 
 def test_norms_are_not_decayed():
-    model = Llama(tiny().model)
+    model = Decoder(tiny().model)
     decay, no_decay = param_groups(model, 0.1)
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     assert all(p.dim() == 2 for p in decay["params"])
@@ -52,7 +54,7 @@ def test_norms_are_not_decayed():
 
 def test_clipping_bounds_the_global_norm_before_each_step():
     torch.manual_seed(0)
-    model = Llama(tiny().model)
+    model = Decoder(tiny().model)
     opt = build_adamw(model, OptimConfig(base_lr=1e-3, grad_clip=0.5), torch.device("cpu"), True)
     assert opt.param_groups[0]["max_grad_norm"] == 0.5
     seen = []

@@ -11,7 +11,7 @@ takes samples ``[s*G, (s+1)*G)`` of that order (G = global batch) and rank ``r``
 Validation uses the first ``eval_samples`` windows of the validation file in file order (the
 reference does not shuffle it), split across ranks so each sample is evaluated exactly once.
 
-    splits = LlamaData(train_prefixes, val_prefix, seq_len=128, vocab_size=256, global_batch=16,
+    splits = C4Splits(train_prefixes, val_prefix, seq_len=128, vocab_size=256, global_batch=16,
                        eval_samples=64, eval_batch=16, seed=1, rank=0, world=2)
     for batch in splits.train_epoch(0): ...       # int64 [global_batch / world, seq_len + 1]
 
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from mlperf_submit.benchmarks.common.interface import DataSplits
-from mlperf_submit.benchmarks.llama31_8b.indexed import IndexedDataset
+from mlperf_submit.benchmarks.families.megatron_c4.indexed import IndexedDataset
 from mlperf_submit.errors import InputError, UsageError
 
 
@@ -121,7 +121,7 @@ class TokenWindows:
         return torch.from_numpy(rows)
 
 
-class LlamaData(DataSplits):
+class C4Splits(DataSplits):
     """The train stream and the fixed validation set of one rank."""
 
     def __init__(

@@ -1,4 +1,4 @@
-"""The Llama 3.1 model against independent formulations of its parts, and the 8B shape."""
+"""The decoder family against independent formulations of its parts, and the Llama 8B shape."""
 
 from __future__ import annotations
 
@@ -8,15 +8,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mlperf_submit.benchmarks.llama31_8b.config import PRESETS, tiny
-from mlperf_submit.benchmarks.llama31_8b.model import Attention, Llama, ModelConfig, RMSNorm
-from mlperf_submit.benchmarks.llama31_8b.rope import (
+from mlperf_submit.benchmarks.families.decoder.attention import (
+    GroupedQueryAttention,
+    sliding_window_mask,
+)
+from mlperf_submit.benchmarks.families.decoder.config import (
+    DecoderConfig,
+    GQAConfig,
+    SwiGLUConfig,
+)
+from mlperf_submit.benchmarks.families.decoder.model import Decoder, RMSNorm
+from mlperf_submit.benchmarks.families.decoder.rope import (
     RopeScaling,
     apply_rope,
     inverse_frequencies,
     llama3_scale,
     rope_cos_sin,
 )
+from mlperf_submit.benchmarks.llama31_8b.config import PRESETS, tiny
 from mlperf_submit.errors import UsageError
 
 
@@ -65,17 +74,10 @@ def test_rmsnorm_formula():
     assert torch.allclose(norm(x), expected, atol=1e-6)
 
 
-def test_gqa_attention_equals_explicit_grouped_softmax():
-    torch.manual_seed(1)
-    cfg = ModelConfig(
-        vocab_size=32, dim=32, n_layers=1, n_heads=8, n_kv_heads=2, ffn_dim=64, max_seq_len=16
-    )
-    attn = Attention(cfg)
-    x = torch.randn(2, 16, 32)
-    cos, sin = rope_cos_sin(cfg.head_dim, 16, cfg.rope_theta, cfg.rope_scaling)
-    out = attn(x, cos, sin)
-
-    b, t, hd = 2, 16, cfg.head_dim
+def explicit_attention(attn, x, cos, sin, allowed):
+    """Grouped softmax attention written out per head; ``allowed[i, j]``: query i sees key j."""
+    b, t, _ = x.shape
+    hd = attn.head_dim
     q = apply_rope(attn.wq(x).view(b, t, 8, hd).transpose(1, 2), cos, sin)
     k = apply_rope(attn.wk(x).view(b, t, 2, hd).transpose(1, 2), cos, sin)
     v = attn.wv(x).view(b, t, 2, hd).transpose(1, 2)
@@ -83,15 +85,39 @@ def test_gqa_attention_equals_explicit_grouped_softmax():
     for h in range(8):
         kv = h // 4  # query heads 0-3 share K/V head 0, 4-7 share head 1
         s = q[:, h] @ k[:, kv].transpose(-1, -2) / math.sqrt(hd)
-        s = s.masked_fill(torch.triu(torch.ones(t, t, dtype=torch.bool), 1), float("-inf"))
+        s = s.masked_fill(~allowed, float("-inf"))
         heads.append(torch.softmax(s, -1) @ v[:, kv])
-    expected = attn.wo(torch.stack(heads, 1).transpose(1, 2).reshape(b, t, -1))
-    assert torch.allclose(out, expected, atol=1e-5)
+    return attn.wo(torch.stack(heads, 1).transpose(1, 2).reshape(b, t, -1))
+
+
+def test_gqa_attention_equals_explicit_grouped_softmax():
+    torch.manual_seed(1)
+    part = GQAConfig(n_heads=8, n_kv_heads=2)
+    attn = GroupedQueryAttention(32, part, layer=0)
+    x = torch.randn(2, 16, 32)
+    cos, sin = rope_cos_sin(part.rotary_dim(32), 16, 500000.0, RopeScaling())
+    causal = ~torch.triu(torch.ones(16, 16, dtype=torch.bool), 1)
+    assert torch.allclose(
+        attn(x, cos, sin), explicit_attention(attn, x, cos, sin, causal), atol=1e-5
+    )
+
+
+def test_sliding_window_layers_see_only_the_last_w_tokens():
+    torch.manual_seed(4)
+    part = GQAConfig(n_heads=8, n_kv_heads=2, sliding_window=5, window_every=2, qkv_bias=True)
+    windowed, full = (GroupedQueryAttention(32, part, layer=i) for i in (0, 1))
+    assert windowed.window == 5 and full.window == 0 and windowed.wq.bias is not None
+    x = torch.randn(2, 16, 32)
+    cos, sin = rope_cos_sin(part.rotary_dim(32), 16, 150000.0, None)
+    band = sliding_window_mask(16, 5, x.device)
+    assert band[10].nonzero().flatten().tolist() == [6, 7, 8, 9, 10]
+    out = windowed(x, cos, sin)
+    assert torch.allclose(out, explicit_attention(windowed, x, cos, sin, band), atol=1e-5)
 
 
 def test_causal_future_tokens_do_not_change_the_past():
     torch.manual_seed(2)
-    model = Llama(tiny().model).eval()
+    model = Decoder(tiny().model).eval()
     a = torch.randint(0, 256, (1, 32))
     b = a.clone()
     b[0, 20:] = (b[0, 20:] + 7) % 256
@@ -104,7 +130,7 @@ def test_causal_future_tokens_do_not_change_the_past():
 def test_activation_checkpointing_gives_the_same_gradients():
     torch.manual_seed(3)
     cfg = tiny().model
-    plain, ckpt = Llama(cfg), Llama(cfg, checkpoint_blocks=True)
+    plain, ckpt = Decoder(cfg), Decoder(cfg, checkpoint_blocks=True)
     ckpt.load_state_dict(plain.state_dict())
     x = torch.randint(0, 256, (2, 17))
     for m in (plain, ckpt):
@@ -115,24 +141,23 @@ def test_activation_checkpointing_gives_the_same_gradients():
 
 def test_8b_shape_has_the_published_parameter_count():
     with torch.device("meta"):
-        model = Llama(PRESETS["8b"]().model)
+        model = Decoder(PRESETS["8b"]().model)
     assert model.num_params() == 8_030_261_248  # Llama 3.1 8B
     assert model.output.weight is not model.tok_embeddings.weight  # untied
     assert model.num_params(non_embedding=True) == 8_030_261_248 - 128256 * 4096
 
 
 def test_tied_embeddings_share_one_matrix():
-    cfg = ModelConfig(
+    cfg = DecoderConfig(
         vocab_size=64,
         dim=16,
         n_layers=1,
-        n_heads=2,
-        n_kv_heads=1,
-        ffn_dim=32,
+        attention=GQAConfig(n_heads=2, n_kv_heads=1),
+        ffn=SwiGLUConfig(hidden_dim=32),
         max_seq_len=8,
         tie_embeddings=True,
     )
-    model = Llama(cfg)
+    model = Decoder(cfg)
     assert model.output.weight is model.tok_embeddings.weight
     assert model.num_params() == sum(p.numel() for p in model.parameters())
 
@@ -140,30 +165,33 @@ def test_tied_embeddings_share_one_matrix():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"dim": 30, "n_heads": 4}, "not a multiple of n_heads"),
-        ({"n_heads": 4, "n_kv_heads": 3, "dim": 32}, "not a multiple of n_kv_heads"),
-        ({"dim": 12, "n_heads": 4, "n_kv_heads": 4}, "must be even"),
+        ({"dim": 30, "attention": GQAConfig(n_heads=4)}, "not a multiple of attention.n_heads"),
+        ({"dim": 32, "attention": GQAConfig(n_heads=4, n_kv_heads=3)}, "of attention.n_kv_heads"),
+        ({"dim": 12, "attention": GQAConfig(n_heads=4, n_kv_heads=4)}, "must be even"),
         ({"n_layers": 0}, "n_layers must be >= 1"),
     ],
 )
 def test_bad_shapes_are_usage_errors(kwargs, message):
     with pytest.raises(UsageError, match=message):
-        ModelConfig(**kwargs)
+        DecoderConfig(**kwargs)
 
 
 def test_sequence_longer_than_the_rope_tables():
-    model = Llama(tiny().model)
+    model = Decoder(tiny().model)
     with pytest.raises(UsageError, match="longer than the model's max_seq_len 128"):
         model(torch.zeros(1, 129, dtype=torch.long))
 
 
 def test_flops_count_every_weight_matrix_once():
-    from mlperf_submit.benchmarks.llama31_8b.flops import matmul_params, training_flops_per_token
+    from mlperf_submit.benchmarks.families.decoder.flops import (
+        matmul_params,
+        training_flops_per_token,
+    )
 
     for name in ("tiny", "small", "8b"):
         cfg = PRESETS[name]().model
         with torch.device("meta"):
-            model = Llama(cfg)
+            model = Decoder(cfg)
         weights = sum(
             p.numel() for n, p in model.named_parameters() if p.dim() == 2 and "tok_emb" not in n
         )
@@ -174,3 +202,18 @@ def test_flops_count_every_weight_matrix_once():
     palm = training_flops_per_token(cfg, 8192, causal=False)
     assert palm - causal == 6 * 32 * 8192 * 4096
     assert causal == pytest.approx(6 * 7.5047e9 + 6 * 32 * 8192 * 4096, rel=1e-4)
+
+
+def test_a_windowed_layer_counts_only_the_window_in_flops():
+    from mlperf_submit.benchmarks.families.decoder.flops import training_flops_per_token
+
+    full = DecoderConfig(vocab_size=64, dim=64, n_layers=2, attention=GQAConfig(4, 2))
+    windowed = DecoderConfig(
+        vocab_size=64,
+        dim=64,
+        n_layers=2,
+        attention=GQAConfig(4, 2, sliding_window=128, window_every=2),
+    )
+    # layer 0 attends to <= 128 positions instead of 4096 on average; layer 1 is unchanged
+    saved = training_flops_per_token(full, 8192) - training_flops_per_token(windowed, 8192)
+    assert saved == pytest.approx(3 * 4 * 4 * 16 * (4096 - 128))

@@ -1,0 +1,58 @@
+"""Grouped-query attention with RoPE, optionally over a sliding window.
+
+``F.scaled_dot_product_attention(enable_gqa=True)`` runs the fused kernels (flash / memory-
+efficient on GPU, the fused CPU kernel here) and never copies K/V heads to the query head count.
+Full layers use ``is_causal=True``; windowed layers (GPT-OSS alternates them) pass a boolean band
+mask, built once per sequence length and kept (it depends on nothing else).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mlperf_submit.benchmarks.families.decoder.config import GQAConfig
+from mlperf_submit.benchmarks.families.decoder.rope import apply_rope
+
+
+def sliding_window_mask(seq_len: int, window: int, device: torch.device) -> torch.Tensor:
+    """[seq, seq] bool, True where query i may attend key j: i - window < j <= i."""
+    i = torch.arange(seq_len, device=device)
+    delta = i[:, None] - i[None, :]
+    return (delta >= 0) & (delta < window)
+
+
+class GroupedQueryAttention(nn.Module):
+    def __init__(self, dim: int, cfg: GQAConfig, layer: int) -> None:
+        super().__init__()
+        self.n_heads, self.n_kv_heads = cfg.n_heads, cfg.n_kv_heads
+        self.head_dim = cfg.resolved_head_dim(dim)
+        self.window = cfg.sliding_window if cfg.windowed(layer) else 0
+        hd = self.head_dim
+        self.wq = nn.Linear(dim, cfg.n_heads * hd, bias=cfg.qkv_bias)
+        self.wk = nn.Linear(dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
+        self.wv = nn.Linear(dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
+        self.wo = nn.Linear(cfg.n_heads * hd, dim, bias=False)
+        self._mask: torch.Tensor | None = None
+
+    def _window_mask(self, t: int, device: torch.device) -> torch.Tensor:
+        m = self._mask
+        if m is None or m.shape[0] != t or m.device != device:
+            m = self._mask = sliding_window_mask(t, self.window, device)
+        return m
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        # [b, t, h, d] -> [b, h, t, d]: the layout SDPA wants
+        q = self.wq(x).view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
+        k = self.wk(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        v = self.wv(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        gqa = self.n_kv_heads != self.n_heads
+        if self.window and self.window < t:
+            mask = self._window_mask(t, x.device)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
+        return self.wo(out.transpose(1, 2).reshape(b, t, -1))
