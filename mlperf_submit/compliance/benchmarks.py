@@ -9,7 +9,7 @@ from functools import cache
 def rulesets_with(benchmark: str, usage: str = "training") -> tuple[str, ...]:
     from mlperf_logging import benchmark_meta
 
-    from mlperf_submit.compliance.rules import available_rulesets
+    from mlperf_submit.compliance.rulefiles import available_rulesets
 
     allowed = benchmark_meta._ALL_ALLOWED_BENCHMARKS.get(usage, {})
     out = []

@@ -129,7 +129,7 @@ def follow(
     from mlperf_submit.compliance.command import _ruleset_for, check_target, exit_code_for
     from mlperf_submit.compliance.meta import check_ruleset
     from mlperf_submit.compliance.report_format import render
-    from mlperf_submit.compliance.rules import RuleEngine
+    from mlperf_submit.compliance.rule_engine import RuleEngine
 
     out = out or sys.stdout
     tail = Tail(path, poll=poll, idle_timeout=idle_timeout)

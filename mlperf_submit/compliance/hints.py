@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from mlperf_submit.compliance.rules import CheckResult, Finding
+from mlperf_submit.compliance.findings import CheckResult, Finding
 
 _CONFIG_RE = re.compile(r"training_(\d+\.\d+\.\d+)/(closed|open)_([A-Za-z0-9_]+)\.yaml")
 

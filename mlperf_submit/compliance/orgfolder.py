@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance import meta
+from mlperf_submit.compliance.findings import Finding
 from mlperf_submit.compliance.params import PARAMS_FILE, read_params, system_params
-from mlperf_submit.compliance.rules import Finding
 from mlperf_submit.compliance.runset import DirReport, _default_check, check_result_dir
 from mlperf_submit.compliance.system_desc import SystemDesc, load_system_desc
 from mlperf_submit.errors import InputError

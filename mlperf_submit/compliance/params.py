@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from mlperf_submit.compliance.rules import Finding
+from mlperf_submit.compliance.findings import Finding
 
 PARAMS_FILE = "package_checker_params"
 RCP_BYPASS = "rcp-bypass"

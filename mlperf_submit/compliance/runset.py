@@ -33,9 +33,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance import meta
+from mlperf_submit.compliance.findings import Finding
 from mlperf_submit.compliance.params import PARAMS_FILE, Bypass, benchmark_params
 from mlperf_submit.compliance.rcp import RcpResult, check_rcp_files
-from mlperf_submit.compliance.rules import Finding
 from mlperf_submit.compliance.scoring import Score, read_scaling, score_runs, ttt_minutes
 from mlperf_submit.compliance.seed_check import check_seeds
 from mlperf_submit.errors import InputError

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mlperf_submit.compliance.filecheck import MISSING
-from mlperf_submit.compliance.rules import Finding
+from mlperf_submit.compliance.findings import Finding
 
 HINT_UNIQUE = (
     "draw a fresh seed for every run (e.g. from OS entropy) and log it with mllog "

@@ -27,7 +27,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from mlperf_submit.compliance.rules import Finding
+from mlperf_submit.compliance.findings import Finding
 
 REQUIRED_FIELDS = (
     "submitter",

@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 import re
 
+from mlperf_submit.compliance.findings import Finding
 from mlperf_submit.compliance.orgfolder import OrgReport
-from mlperf_submit.compliance.rules import Finding
 
 MAX_FILE_MB = 50
 _MB = 1024 * 1024

@@ -22,8 +22,8 @@ import os
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance import meta
+from mlperf_submit.compliance.findings import Finding
 from mlperf_submit.compliance.orgfolder import OrgReport, check_org, is_org_folder, org_benchmarks
-from mlperf_submit.compliance.rules import Finding
 from mlperf_submit.errors import InputError, UsageError
 from mlperf_submit.submission.summary import SummaryTables, summary_tables
 from mlperf_submit.submission.tree_rules import (
