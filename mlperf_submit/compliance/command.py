@@ -154,15 +154,15 @@ def _ruleset_for(benchmarks: list[str], what: str) -> tuple[str, str]:
     if not known:
         why = f"no known benchmark in {what}" + (f" ({', '.join(unknown)})" if unknown else "")
         return newest_any, f"{why}: newest ruleset"
-    common = [rs for rs in meta.rulesets() if all(meta.is_allowed(b, rs) for b in set(known))]
-    if not common:
+    newest = meta.newest_ruleset(*set(known))
+    if newest is None:
         where = "; ".join(meta.where_is(b) for b in sorted(set(known)))
         raise UsageError(
             f"no single ruleset contains every benchmark of {what}: {where}. Pass --ruleset "
             "(a submission targets one ruleset)"
         )
     names = ", ".join(sorted(set(known)))
-    return common[-1], f"default: newest ruleset with {names} (pass --ruleset to choose)"
+    return newest, f"default: newest ruleset with {names} (pass --ruleset to choose)"
 
 
 def choose_ruleset(path: str, kind: str, given: str | None) -> tuple[str, str]:

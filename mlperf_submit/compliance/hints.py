@@ -17,7 +17,7 @@ def _unknown_benchmark_hint(message: str) -> str | None:
     if not m:
         return None
     ruleset, division, bm = m.groups()
-    from mlperf_submit.compliance.benchmarks import rulesets_with
+    from mlperf_submit.compliance.meta import rulesets_with
 
     where = rulesets_with(bm)
     if where:

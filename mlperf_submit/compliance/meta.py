@@ -105,8 +105,11 @@ def rulesets_with(benchmark: str) -> tuple[str, ...]:
     return tuple(rs for rs in rulesets() if is_allowed(benchmark, rs))
 
 
-def newest_ruleset(benchmark: str) -> str | None:
-    found = rulesets_with(benchmark)
+def newest_ruleset(*benchmarks: str) -> str | None:
+    """The newest installed ruleset whose allowed list holds every one of ``benchmarks`` (a
+    submission targets one ruleset); None when no ruleset holds them all. The one place that
+    picks a default ruleset: check, verify, campaign, report and ``make submit`` all ask here."""
+    found = [rs for rs in rulesets() if all(is_allowed(bm, rs) for bm in benchmarks)]
     return found[-1] if found else None
 
 

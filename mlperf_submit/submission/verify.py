@@ -65,17 +65,14 @@ def default_ruleset(folder: str) -> str:
     benchmarks = org_benchmarks(folder)
     if not benchmarks:
         raise InputError(f"{folder}: no results/<system>/<benchmark>/ folders")
-    common = None
-    for bm in benchmarks:
-        found = set(meta.rulesets_with(bm))
-        common = found if common is None else common & found
-    if not common:
+    newest = meta.newest_ruleset(*benchmarks)
+    if newest is None:
         where = "; ".join(meta.where_is(bm) for bm in benchmarks)
         raise UsageError(
             f"{folder}: no ruleset contains all of {', '.join(benchmarks)} ({where}); a tree "
             "targets one round: pass --ruleset, or split the tree"
         )
-    return sorted(common, key=meta.version_key)[-1]
+    return newest
 
 
 def official_behaviour_notes(org: OrgReport) -> list[str]:
