@@ -22,7 +22,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from mlperf_submit.compliance.check_paths import (
+    check_target,
+    choose_ruleset,
+    exit_code_for,
+    ruleset_for,
+)
+from mlperf_submit.compliance.meta import check_ruleset
 from mlperf_submit.compliance.parser import LogLine, iter_lines
+from mlperf_submit.compliance.report_format import render
+from mlperf_submit.compliance.rule_engine import RuleEngine
 from mlperf_submit.errors import InputError
 
 
@@ -126,11 +135,6 @@ def follow(
 ) -> int:
     """Follow ``path`` until it ends; print findings as they become definite, then the same
     report as ``check``. Returns the exit code."""
-    from mlperf_submit.compliance.command import _ruleset_for, check_target, exit_code_for
-    from mlperf_submit.compliance.meta import check_ruleset
-    from mlperf_submit.compliance.report_format import render
-    from mlperf_submit.compliance.rule_engine import RuleEngine
-
     out = out or sys.stdout
     tail = Tail(path, poll=poll, idle_timeout=idle_timeout)
     say = _printer(out)
@@ -155,7 +159,7 @@ def follow(
                 if type(item) is LogLine and item.key == "submission_benchmark":
                     bm = item.val if isinstance(item.val, str) else None
                     break  # the first one decides, as for check (log_benchmark)
-            ruleset, source = _ruleset_for([bm] if bm else [], f"{path} (submission_benchmark)")
+            ruleset, source = ruleset_for([bm] if bm else [], f"{path} (submission_benchmark)")
         say(f"following {path} (ruleset {ruleset}: {source}); Ctrl-C to stop")
         engine = RuleEngine(ruleset, "training", online=True)
         for item in itertools.chain(held, items):
@@ -173,11 +177,9 @@ def follow(
         if not os.path.isfile(path):
             raise InputError(f"{path}: stopped (Ctrl-C) before the log appeared") from None
         if not ruleset:
-            from mlperf_submit.compliance.command import choose_ruleset
-
             ruleset, source = choose_ruleset(path, "file", None)
     say(f"stopped following ({ended}); {tail.bytes_read} bytes read. The log as it stands:")
-    target = check_target(path, "file", ruleset, source, None)
+    target = check_target(path, "file", ruleset, source)
     for line in render([target]):
         say(line)
     return exit_code_for([target])
