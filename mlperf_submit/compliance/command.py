@@ -103,10 +103,10 @@ def _run(args) -> int:
     bypass = dict(rcp_bypass=args.rcp_bypass, seed_bypass=args.seed_checker_bypass)
     targets = [check_target(path, kind, rs, src, **bypass) for path, kind, rs, src in plan]
     if args.official:
-        from mlperf_submit.compliance.official import compare_with_official
+        from mlperf_submit.compliance.official_compare import compare_target
 
         for t in targets:
-            compare_with_official(t, args)
+            compare_target(t, **bypass)
     exit_code = exit_code_for(targets)
     if args.json:
         json.dump(to_json(targets, exit_code), sys.stdout, indent=2, default=repr)
