@@ -1,7 +1,7 @@
 """Run the official ``mlperf_logging`` tools as subprocesses and read their verdicts.
 
 ``official_compare`` runs them for ``check --official`` and ``verify --official`` and lists every
-disagreement with our own checks. The tools are awkward to script (rules.md §6):
+disagreement with our own checks. The tools are awkward to script (docs/official-tools.md §7):
 
 - ``package_checker``, ``system_desc_checker`` and ``repo_checker`` exit 0 even when they find
   errors: the verdict is their last log line;

@@ -1,7 +1,7 @@
 """The streaming rules engine: the official YAML rule files, evaluated in one pass.
 
 Semantics are those of ``mlperf_logging.compliance_checker.mlp_compliance`` (4.1.68), see
-../shared/rules.md §5.2. The official tool runs its configs one after another, each over the
+docs/official-tools.md §5.2. The official tool runs its configs one after another, each over the
 whole list of lines: ``common.yaml`` enqueues ``<division>_common.yaml`` from a POST, which
 enqueues ``<division>_<benchmark>.yaml``, and so on. Each config has its own state ``s``, so the
 configs are independent of each other except for

@@ -1,4 +1,4 @@
-"""The official seed checker over already-checked files (rules.md §1.4).
+"""The official seed checker over already-checked files (docs/official-tools.md §2.4).
 
 ``package_checker``'s ``SeedChecker`` runs for closed-division systems only, once per benchmark
 directory, over the sorted result files:
