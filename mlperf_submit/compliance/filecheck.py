@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from mlperf_submit.compliance.findings import CheckResult, Finding
 from mlperf_submit.compliance.hints import add_hints
 from mlperf_submit.compliance.parser import LogLine, open_log
-from mlperf_submit.compliance.rules import CheckResult, Finding, RuleEngine
+from mlperf_submit.compliance.rule_engine import RuleEngine
 from mlperf_submit.compliance.scan import scan_lines
 from mlperf_submit.errors import InputError
 

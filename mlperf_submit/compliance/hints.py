@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from mlperf_submit.compliance.rules import CheckResult, Finding
+from mlperf_submit.compliance.findings import CheckResult, Finding
 
 _CONFIG_RE = re.compile(r"training_(\d+\.\d+\.\d+)/(closed|open)_([A-Za-z0-9_]+)\.yaml")
 
@@ -17,7 +17,7 @@ def _unknown_benchmark_hint(message: str) -> str | None:
     if not m:
         return None
     ruleset, division, bm = m.groups()
-    from mlperf_submit.compliance.benchmarks import rulesets_with
+    from mlperf_submit.compliance.meta import rulesets_with
 
     where = rulesets_with(bm)
     if where:

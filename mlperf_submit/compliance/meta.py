@@ -1,9 +1,10 @@
 """What the installed ``mlperf-logging`` says about rulesets and benchmarks (training only).
 
-Run counts and allowed benchmarks come from ``mlperf_logging.benchmark_meta`` (rules.md §3.1,
-§5.8); available rulesets are the ``training_X.Y.Z`` folders shipped with the compliance
-checker; RCP tables are the ``rcp_checker/training_X.Y.Z/rcps_<bm>.json`` files. Nothing here
-is copied: a newer pinned package changes the answers.
+Run counts and allowed benchmarks come from ``mlperf_logging.benchmark_meta``
+(docs/official-tools.md §4.1, §5.4); available rulesets are the ``training_X.Y.Z`` folders
+shipped with the compliance checker; RCP tables are the
+``rcp_checker/training_X.Y.Z/rcps_<bm>.json`` files. Nothing here is copied: a newer pinned
+package changes the answers.
 
     >>> from mlperf_submit.compliance import meta
     >>> meta.required_runs("resnet"), meta.newest_ruleset("resnet"), meta.max_dropped("unet3d")
@@ -105,8 +106,11 @@ def rulesets_with(benchmark: str) -> tuple[str, ...]:
     return tuple(rs for rs in rulesets() if is_allowed(benchmark, rs))
 
 
-def newest_ruleset(benchmark: str) -> str | None:
-    found = rulesets_with(benchmark)
+def newest_ruleset(*benchmarks: str) -> str | None:
+    """The newest installed ruleset whose allowed list holds every one of ``benchmarks`` (a
+    submission targets one ruleset); None when no ruleset holds them all. The one place that
+    picks a default ruleset: check, verify, campaign, report and ``make submit`` all ask here."""
+    found = [rs for rs in rulesets() if all(is_allowed(bm, rs) for bm in benchmarks)]
     return found[-1] if found else None
 
 

@@ -1,12 +1,12 @@
 """A whole submitter folder (``<org>/systems/*.json`` + ``<org>/results/<system>/<benchmark>/``).
 
-The verdict (``OrgReport.passed``) equals ``package_checker``'s (rules.md §1.2), including where
-the official tool rejects published folders: a v4.0 system JSON with ``status: "available"``
-(its version test applies the 4.1 list to 4.0.0), closed logs without ``seed`` lines, an
-unusable ``status`` such as ``"cloud"``. Each such error says which official behaviour is behind
+The verdict (``OrgReport.passed``) equals ``package_checker``'s (docs/official-tools.md §2.2),
+including where the official tool rejects published folders: a v4.0 system JSON with ``status:
+"available"`` (its version test applies the 4.1 list to 4.0.0), closed logs without ``seed`` lines,
+an unusable ``status`` such as ``"cloud"``. Each such error says which official behaviour is behind
 it. Where the official tool crashes (a results/<system>/ without ``systems/<system>.json``, a
-number in a joined system field, a log line without ``time_ms``...) we report an error that
-names the file instead of a traceback; the verdict is FAIL.
+number in a joined system field, a log line without ``time_ms``...) we report an error that names
+the file instead of a traceback; the verdict is FAIL.
 
 Beyond the official checks, trap warnings: a log's ``submission_org`` / ``submission_division``
 that differ from the system JSON (logging#241), a root-level ``package_checker_params``.
@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance import meta
+from mlperf_submit.compliance.findings import Finding
 from mlperf_submit.compliance.params import PARAMS_FILE, read_params, system_params
-from mlperf_submit.compliance.rules import Finding
 from mlperf_submit.compliance.runset import DirReport, _default_check, check_result_dir
 from mlperf_submit.compliance.system_desc import SystemDesc, load_system_desc
 from mlperf_submit.errors import InputError

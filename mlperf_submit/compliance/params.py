@@ -1,13 +1,13 @@
-"""``package_checker_params`` bypass files, read as package_checker reads them (rules.md §1.3).
+"""``package_checker_params`` bypass files, read as package_checker reads them.
 
-package_checker reads ``results/<system>/package_checker_params`` (whole system) and
-``results/<system>/<benchmark>/package_checker_params`` (one benchmark) with ``readlines()`` and
-compares each line, *trailing newline included*, to ``rcp-bypass`` / ``seed-checker-bypass``.
-So only a last line without a newline is ever recognised: ``rcp-bypass\\n`` does nothing, and
-one file can enable at most one bypass. We reproduce that verdict (``Bypass.rcp`` / ``.seed``)
-and warn about every line the official tool ignores, with the fix. A root-level
-``<org>/package_checker_params`` is never read by package_checker (only by submission scripts
-and the UI): a warning says so.
+package_checker (docs/official-tools.md §2.3) reads ``results/<system>/package_checker_params``
+(whole system) and ``results/<system>/<benchmark>/package_checker_params`` (one benchmark) with
+``readlines()`` and compares each line, *trailing newline included*, to ``rcp-bypass`` /
+``seed-checker-bypass``. So only a last line without a newline is ever recognised:
+``rcp-bypass\\n`` does nothing, and one file can enable at most one bypass. We reproduce that
+verdict (``Bypass.rcp`` / ``.seed``) and warn about every line the official tool ignores, with
+the fix. A root-level ``<org>/package_checker_params`` is never read by package_checker (only
+by submission scripts and the UI): a warning says so.
 
     from mlperf_submit.compliance.params import read_params
     b = read_params("org/results/sys1/llama31_8b/package_checker_params")
@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from mlperf_submit.compliance.rules import Finding
+from mlperf_submit.compliance.findings import Finding
 
 PARAMS_FILE = "package_checker_params"
 RCP_BYPASS = "rcp-bypass"

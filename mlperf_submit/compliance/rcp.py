@@ -1,6 +1,6 @@
 """The RCP (reference convergence point) check, bit-identical to ``mlperf_logging.rcp_checker``.
 
-rules.md §4. Three steps, each mirroring the official code, bugs included:
+docs/official-tools.md §6. Three steps, each mirroring the official code, bugs included:
 
 1. :func:`read_rcp_point` reads one log the way ``read_submission_file`` does: lines containing
    ``:::MLLOG `` cut at the *last* token, and **substring** tests on the raw JSON text

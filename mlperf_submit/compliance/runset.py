@@ -1,14 +1,14 @@
 """One benchmark's run set: a ``results/<system>/<benchmark>/`` dir, or any logs of one benchmark.
 
-What package_checker does per benchmark dir (rules.md §1.2), with the same verdict
-(``DirReport.passed``), plus the score result_summarizer prints (§3.3):
+What package_checker does per benchmark dir (docs/official-tools.md §2.2), with the same verdict
+(``DirReport.passed``), plus the score result_summarizer prints (§4.3):
 
 1. exactly ``required_runs(bm)`` files named ``result_*.txt`` (other files only warn);
 2. every file through the compliance rules (``filecheck.check_file``, one pass each);
 3. ``power/`` present -> the official power checker (its bugs: duplicate indices pass, and a
    missing run folder shifts the blame of a node-count mismatch to the wrong run);
 4. olympic tolerance: 1 failing file accepted (1 to 4 for unet3d), more is an error;
-5. closed division: seeds (§1.4) and RCP (§4, ``set_scaling`` side effect reported, never done);
+5. closed division: seeds (§2.4) and RCP (§6, ``set_scaling`` side effect reported, never done);
    open division: seeds as information, RCP not applicable;
 6. the score: olympic mean of the compliant runs x the committed ``scaling.json`` (and what the
    RCP check would write, separately).
@@ -33,9 +33,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance import meta
+from mlperf_submit.compliance.findings import Finding
 from mlperf_submit.compliance.params import PARAMS_FILE, Bypass, benchmark_params
 from mlperf_submit.compliance.rcp import RcpResult, check_rcp_files
-from mlperf_submit.compliance.rules import Finding
 from mlperf_submit.compliance.scoring import Score, read_scaling, score_runs, ttt_minutes
 from mlperf_submit.compliance.seed_check import check_seeds
 from mlperf_submit.errors import InputError

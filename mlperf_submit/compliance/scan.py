@@ -22,7 +22,7 @@ from mlperf_submit.compliance.parser import (
     _values_exact,
     parse_mllog_text,
 )
-from mlperf_submit.compliance.rules import RuleEngine
+from mlperf_submit.compliance.rule_engine import RuleEngine
 
 _TOKEN_LEN = len(TOKEN)
 

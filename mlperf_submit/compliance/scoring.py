@@ -1,12 +1,12 @@
 """Time-to-train and the olympic score, computed exactly as ``result_summarizer`` does.
 
-rules.md §3.2-3.3: a run's result is ``(run_stop - run_start) / 60 / 1000`` minutes (two
-divisions, as the official code writes it, so the floats are bit-identical). A run that fails
+docs/official-tools.md §4.2-4.3: a run's result is ``(run_stop - run_start) / 60 / 1000`` minutes
+(two divisions, as the official code writes it, so the floats are bit-identical). A run that fails
 compliance is *dropped*; with ``k = max_dropped(bm)`` (4 for unet3d, else 1) and ``d`` drops:
 ``d > k`` gives no score; otherwise the passing times are sorted, the ``k`` fastest and the
-``k - d`` slowest are removed (a failed run stands in for a slowest one) and the rest is averaged
-with Python's ``sum`` (not numpy), then multiplied by the ``scaling_factor`` of a committed
-``scaling.json``.
+``k - d`` slowest are removed (a failed run stands in for a slowest one) and the rest is
+averaged with Python's ``sum`` (not numpy), then multiplied by the ``scaling_factor`` of a
+committed ``scaling.json``.
 
     >>> olympic_minutes([5.0, 6.0, 7.0, 8.0, 9.0], "resnet")
     7.0

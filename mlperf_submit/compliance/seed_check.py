@@ -1,4 +1,4 @@
-"""The official seed checker over already-checked files (rules.md §1.4).
+"""The official seed checker over already-checked files (docs/official-tools.md §2.4).
 
 ``package_checker``'s ``SeedChecker`` runs for closed-division systems only, once per benchmark
 directory, over the sorted result files:
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mlperf_submit.compliance.filecheck import MISSING
-from mlperf_submit.compliance.rules import Finding
+from mlperf_submit.compliance.findings import Finding
 
 HINT_UNIQUE = (
     "draw a fresh seed for every run (e.g. from OS entropy) and log it with mllog "

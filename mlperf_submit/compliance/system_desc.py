@@ -1,6 +1,6 @@
-"""System description JSON checks, with ``system_desc_checker``'s verdict (rules.md §2).
+"""System description JSON checks, with ``system_desc_checker``'s verdict.
 
-Official behaviour reproduced (``SystemDesc.official_passed``):
+Official behaviour reproduced (docs/official-tools.md §3; ``SystemDesc.official_passed``):
 
 - the 33 required keys (``Missing field <key>``); values are not checked, except ``status``;
 - ``status`` must be one of the four availability strings when the ruleset's major version is
@@ -27,7 +27,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from mlperf_submit.compliance.rules import Finding
+from mlperf_submit.compliance.findings import Finding
 
 REQUIRED_FIELDS = (
     "submitter",

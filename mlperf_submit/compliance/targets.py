@@ -1,8 +1,8 @@
 """The closed-division quality target of a benchmark, read from the official rule files.
 
 The target is the ``ATLEAST_ONE_CHECK`` of ``eval_accuracy`` in ``closed_<bm>.yaml`` of the
-installed ``mlperf-logging`` (docs/DESIGN.md, the rule-file semantics), e.g. ``"v['value'] >= 0.7590 and v['value'] < 1.0"``
--> ``Target(0.759, higher_is_better=True)``. Targets on structured values (maskrcnn's BBOX/SEGM,
+installed ``mlperf-logging`` (docs/official-tools.md §5.2), e.g.
+``"v['value'] >= 0.7590 and v['value'] < 1.0"`` -> ``Target(0.759, higher_is_better=True)``. Targets on structured values (maskrcnn's BBOX/SEGM,
 stable_diffusion's FID/CLIP) or on state (``s['target_accuracy']``) have no single line to draw
 and give None.
 

@@ -2,8 +2,16 @@
 
     from mlperf_submit.logging import MLPerfLogger, configure, mllogger, ComplianceError
 
-See ``logger.py`` for the API and an example, ``online.py`` for what is checked when, and
-``progress.py`` for the block / epoch / eval metadata. Nothing here imports torch.
+Nothing here imports torch.
+
+    logger.py          MLPerfLogger: the API (and an example); every method goes through one _log
+    singleton.py       the module-level `mllogger` and configure()
+    encode.py          one :::MLLOG line, byte for byte what mlperf_logging.mllog writes
+    sink.py            where lines go: the log file (rank 0) and stdout, complete and flushed
+    online.py          each written line checked by the compliance engine; ComplianceError
+    rules_info.py      what the logger reads from the rule files (progress unit, key order)
+    intervals.py       block / epoch / eval context managers with the metadata the rules ask for
+    hparams.py         hyperparameters read back from the optimizer and objects in effect
 """
 
 from mlperf_submit.logging.hparams import attr_values, optimizer_name, optimizer_values

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from mlperf_submit.compliance.hints import hint_for as engine_hint
 from mlperf_submit.compliance.parser import parse_mllog_text
-from mlperf_submit.compliance.rules import RuleEngine
+from mlperf_submit.compliance.rule_engine import RuleEngine
 from mlperf_submit.errors import CheckFailed
 
 MODES = ("strict", "warn", "off")

@@ -66,7 +66,7 @@ def validate(benchmark: str, ruleset: str, division: str) -> None:
             for bm in allowed
             if os.path.isfile(os.path.join(_checker_dir(), _bm_file(ruleset, division, bm)))
         ]
-        rounds = [rs for rs in meta.rulesets() if meta.is_allowed(benchmark, rs)]
+        rounds = meta.rulesets_with(benchmark)
         where = f" (it is in: {', '.join(rounds)})" if rounds else ""
         raise UsageError(
             f"benchmark {benchmark!r} is not part of training ruleset {ruleset} ({division})"

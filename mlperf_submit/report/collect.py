@@ -1,7 +1,7 @@
 """Gather what a report shows from a campaign directory or a submission org folder.
 
 Inputs understood (the kind is detected from the layout):
-- a campaign dir: ``campaign.json`` + ``<benchmark>/run_<i>.log`` (launch/, ARCHITECTURE.md);
+- a campaign dir: ``campaign.json`` + ``<benchmark>/run_<i>.log`` (docs/DESIGN.md, launch/);
 - an org folder: ``systems/`` + ``results/<system>/<benchmark>/result_*.txt``;
 - one result dir ``results/<system>/<benchmark>/`` (or any dir of ``result_*.txt`` files).
 
@@ -26,7 +26,8 @@ from mlperf_submit.compliance.scoring import Score, read_scaling, score_runs
 from mlperf_submit.compliance.targets import Target, closed_target
 from mlperf_submit.errors import InputError, UsageError
 
-# Benchmarks whose convergence point is counted in samples (rules.md §4.2); others in epochs.
+# Benchmarks whose convergence point is counted in samples (docs/official-tools.md §6.2);
+# others in epochs.
 SAMPLE_BENCHMARKS = SAMPLES_COUNT_BENCHMARKS | {"gpt3"}
 
 

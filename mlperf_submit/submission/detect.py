@@ -10,7 +10,7 @@ overrides the detected values.
 
 Counts are written as integer strings and every value as a string: the official
 ``system_desc_checker`` crashes on numbers in 7 fields and ``result_summarizer`` calls ``int()``
-on the counts (rules.md §2.2–2.3).
+on the counts (docs/official-tools.md §3.2–3.3).
 
     python -c "from mlperf_submit.submission.detect import detect_system; import json; \
 print(json.dumps(detect_system('MyOrg', 'closed', 'my_system'), indent=2))"
@@ -29,7 +29,8 @@ from pathlib import Path
 
 from mlperf_submit import MLPERF_LOGGING_VERSION, __version__
 
-# The 33 keys every training system JSON must have (rules.md §2.1), in the published order.
+# The 33 keys every training system JSON must have (docs/official-tools.md §3.1), in the
+# published order.
 SYSTEM_KEYS: tuple[str, ...] = (
     "submitter", "division", "status", "system_name", "number_of_nodes",
     "host_processors_per_node", "host_processor_model_name", "host_processor_core_count",
@@ -44,7 +45,7 @@ SYSTEM_KEYS: tuple[str, ...] = (
 )  # fmt: skip
 
 # A dry run or an internal test system is "Research, Development, or Internal" until the user
-# says otherwise; the 4.x+ enum (rules.md §2.2) accepts exactly this string.
+# says otherwise; the 4.x+ enum (docs/official-tools.md §3.2) accepts exactly this string.
 DEFAULT_STATUS = "Research, Development, or Internal (RDI)"
 
 # Versions worth recording in other_software_stack when installed.

@@ -1,13 +1,13 @@
 """Choose the runs that go into a result directory.
 
-A benchmark needs exactly ``required_runs(bm)`` result files (rules.md §3.1). The rules allow
-running more (M > N) and submitting the N *consecutive* runs closest to the median, the full set
-being kept for review. We read that as: among the M − N + 1 windows of N consecutive runs (in
-the order they were run), take the one whose median time-to-train is closest to the median of
-all M runs; a run that did not converge counts as infinitely slow. Medians are taken over the
-runs' ranks (fastest = 0), which handles the infinite times and gives the same choice as the
-times themselves whenever those are finite. Ties go to the window with fewer runs that did not
-converge, then to the earliest one.
+A benchmark needs exactly ``required_runs(bm)`` result files (docs/official-tools.md §4.1). The
+rules allow running more (M > N) and submitting the N *consecutive* runs closest to the median, the
+full set being kept for review. We read that as: among the M − N + 1 windows of N consecutive runs
+(in the order they were run), take the one whose median time-to-train is closest to the median of
+all M runs; a run that did not converge counts as infinitely slow. Medians are taken over the runs'
+ranks (fastest = 0), which handles the infinite times and gives the same choice as the times
+themselves whenever those are finite. Ties go to the window with fewer runs that did not converge,
+then to the earliest one.
 
 Fewer runs than required is an error: the official ``package_checker`` rejects the directory.
 """

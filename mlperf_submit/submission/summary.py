@@ -1,10 +1,11 @@
 """``summary.csv`` / ``summary.json`` with the columns of the official ``result_summarizer``.
 
-Columns (rules.md §6.5): ``division, availability, submitter, system, number_of_nodes,
-host_processor_model_name, host_processors_count, accelerator_model_name, accelerators_count,
-framework, notes, private_id, <one column per allowed benchmark of the ruleset>, details_url,
-code_url``. The detailed table replaces each benchmark column with ``<bm>:time_to_train,
-<bm>:Energy, <bm>:GBS, <bm>:samples_to_converge, <bm>:RCP, <bm>:rcp_scaling_factor``.
+Columns (docs/official-tools.md §7.3): ``division, availability, submitter, system,
+number_of_nodes, host_processor_model_name, host_processors_count, accelerator_model_name,
+accelerators_count, framework, notes, private_id, <one column per allowed benchmark of the
+ruleset>, details_url, code_url``. The detailed table replaces each benchmark column with
+``<bm>:time_to_train, <bm>:Energy, <bm>:GBS, <bm>:samples_to_converge, <bm>:RCP,
+<bm>:rcp_scaling_factor``.
 
 The column schema is the official one (imported from the pinned ``mlperf_logging``), and the
 rows go through pandas with the same dtypes, sort and ``to_csv``/``to_json`` calls, so the files

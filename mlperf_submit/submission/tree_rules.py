@@ -1,11 +1,13 @@
 """Checks of a submission tree that no official tool makes together with package_checker.
 
-- repository rules (what ``repo_checker`` checks, rules.md §1.7): no file or folder name that
-  starts with ``.`` or contains a space, no file over 50 MB (symlinks excluded), no broken
-  symlink. The official tool resolves a relative link target against the *current directory*
-  instead of the link's folder; we resolve it properly and say when the two differ;
+- repository rules (what ``repo_checker`` checks, docs/official-tools.md §2.5): no file or
+  folder name that starts with ``.`` or contains a space, no file over 50 MB (symlinks
+  excluded), no broken symlink. The official tool resolves a relative link target against the
+  *current directory* instead of the link's folder; we resolve it properly and say when the two
+  differ;
 - an implementation folder ``benchmarks/<bm>/implementations/<impl>/`` with files in it for
-  every benchmark that has results (policy, rules.md §1.1; no official tool checks it);
+  every benchmark that has results (policy, docs/official-tools.md §2.1; no official tool
+  checks it);
 - ``submission_platform`` of the logs against the system (``<N>x<system>`` is the published
   convention, e.g. ``1xXE9680x8H200-SXM-141GB``) and placeholder values such as
   ``SUBMISSION_ORG_PLACEHOLDER`` left in the logs (warnings: published trees have both).
@@ -19,8 +21,8 @@ from __future__ import annotations
 import os
 import re
 
+from mlperf_submit.compliance.findings import Finding
 from mlperf_submit.compliance.orgfolder import OrgReport
-from mlperf_submit.compliance.rules import Finding
 
 MAX_FILE_MB = 50
 _MB = 1024 * 1024

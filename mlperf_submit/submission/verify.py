@@ -6,8 +6,9 @@ Layers, each reported separately:
    warnings (org/division in the logs vs the system JSON);
 2. tree rules (:mod:`.tree_rules`): repo rules, an implementation folder per benchmark with
    results (skip with ``check_code=False``), platform/placeholder warnings;
-3. optionally the official tools themselves on a copy (:mod:`.official_compare`), with every
-   disagreement listed.
+3. optionally the official tools themselves on a copy (``compliance.official_compare``, the
+   same comparison as ``check --official``, plus repo_checker against our repo rules), with
+   every disagreement listed.
 
 The summary tables (official result_summarizer columns) come from layer 1's scores. Nothing is
 written to the input folder.
@@ -22,8 +23,8 @@ import os
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance import meta
+from mlperf_submit.compliance.findings import Finding
 from mlperf_submit.compliance.orgfolder import OrgReport, check_org, is_org_folder, org_benchmarks
-from mlperf_submit.compliance.rules import Finding
 from mlperf_submit.errors import InputError, UsageError
 from mlperf_submit.submission.summary import SummaryTables, summary_tables
 from mlperf_submit.submission.tree_rules import (
@@ -41,7 +42,7 @@ class VerifyReport:
     org: OrgReport
     tree: list[Finding]
     summary: SummaryTables
-    official: object | None = None  # official_compare.OfficialComparison
+    official: object | None = None  # compliance.official_compare.OfficialComparison
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -65,17 +66,14 @@ def default_ruleset(folder: str) -> str:
     benchmarks = org_benchmarks(folder)
     if not benchmarks:
         raise InputError(f"{folder}: no results/<system>/<benchmark>/ folders")
-    common = None
-    for bm in benchmarks:
-        found = set(meta.rulesets_with(bm))
-        common = found if common is None else common & found
-    if not common:
+    newest = meta.newest_ruleset(*benchmarks)
+    if newest is None:
         where = "; ".join(meta.where_is(bm) for bm in benchmarks)
         raise UsageError(
             f"{folder}: no ruleset contains all of {', '.join(benchmarks)} ({where}); a tree "
             "targets one round: pass --ruleset, or split the tree"
         )
-    return sorted(common, key=meta.version_key)[-1]
+    return newest
 
 
 def official_behaviour_notes(org: OrgReport) -> list[str]:
@@ -120,7 +118,8 @@ def verify_org(
     rep = VerifyReport(folder, ruleset, inferred, org, tree, summary_tables(org))
     rep.notes = official_behaviour_notes(org)
     if official:
-        from mlperf_submit.submission.official_compare import compare_with_official
+        from mlperf_submit.compliance.official_compare import compare_org
 
-        rep.official = compare_with_official(rep)
+        repo_errors = [f for f in tree if f.kind == "repo" and f.severity == "error"]
+        rep.official = compare_org(org, ruleset, ours_repo_passed=not repo_errors)
     return rep

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mlperf_submit.compliance.follow import Tail
+from mlperf_submit.compliance.tail import Tail
 from mlperf_submit.errors import InputError
 
 LOG = Path("v4.0/closed/GigaComputing/results/G593-SD1_mxnet/resnet/result_0.txt")

@@ -71,6 +71,15 @@ def test_rulesets_with_lists_each_ruleset_that_allows_it():
     assert "no ruleset" in meta.where_is("llama3_8b")
 
 
+def test_newest_ruleset_holding_several_benchmarks_is_the_newest_common_one():
+    # what check, verify and make submit pick for a tree or a set of logs: one round for all
+    assert meta.newest_ruleset("resnet", "bert") == "4.0.0"  # bert goes on to 5.0.0
+    assert meta.newest_ruleset("llama31_8b", "dlrm_dcnv2") == "6.0.0"
+    assert meta.newest_ruleset("resnet", "llama31_8b") is None  # no round has both
+    assert meta.newest_ruleset("resnet", "llama3_8b") is None
+    assert meta.newest_ruleset() == meta.rulesets()[-1]
+
+
 def test_max_dropped_is_four_only_for_unet3d():
     assert meta.max_dropped("unet3d") == 4
     assert {meta.max_dropped(b) for b in meta.known_benchmarks() if b != "unet3d"} == {1}

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mlperf_submit.compliance import official
+from mlperf_submit.compliance import official, official_compare
 from mlperf_submit.compliance.orgfolder import check_org
 from mlperf_submit.compliance.report_format import Target, to_json
 from mlperf_submit.compliance.runset import check_result_dir
@@ -84,7 +84,7 @@ def test_compare_with_official_on_an_org_finds_no_disagreement(small_org, tmp_pa
     before = snapshot(org)
     report = check_org(str(org), SMALL_ORG_RULESET)
     target = Target(str(org), "org", SMALL_ORG_RULESET, "--ruleset", report)
-    official.compare_with_official(target)
+    official_compare.compare_target(target)
     tools = {v.tool: v for v in target.official}
     assert set(tools) == {"package_checker", "result_summarizer", "repo_checker"}
     assert tools["package_checker"].verdict == "PASS" == report.verdict
@@ -118,7 +118,7 @@ def test_lone_result_dir_score_is_compared_with_the_summarizers(
     before = snapshot(directory)
     report = check_result_dir(str(directory), ruleset)
     target = Target(str(directory), "dir", ruleset, "--ruleset", report)
-    official.compare_with_official(target)
+    official_compare.compare_target(target)
     (score,) = [v for v in target.official if v.tool == "result_summarizer"]
     assert score.extra["score"] == pytest.approx(want_minutes, abs=1e-9)
     assert abs(report.score.minutes - score.extra["score"]) <= 1e-9
@@ -136,7 +136,7 @@ def test_lone_result_dir_without_a_score_agrees_too(tmp_path, small_org):
     report = check_result_dir(str(directory), SMALL_ORG_RULESET)
     assert report.benchmark == src.name and report.score.minutes is None
     target = Target(str(directory), "dir", SMALL_ORG_RULESET, "--ruleset", report)
-    official.compare_with_official(target)
+    official_compare.compare_target(target)
     (score,) = [v for v in target.official if v.tool == "result_summarizer"]
     assert score.extra["score"] is None and not score.passed
     assert target.disagreements == []

@@ -9,10 +9,10 @@ import tracemalloc
 
 import pytest
 
-from mlperf_submit.compliance import rules
+from mlperf_submit.compliance import rulefiles
 from mlperf_submit.compliance.filecheck import check_file
 from mlperf_submit.compliance.parser import iter_lines
-from mlperf_submit.compliance.rules import RuleEngine
+from mlperf_submit.compliance.rule_engine import RuleEngine
 from mlperf_submit.errors import UsageError
 
 
@@ -67,15 +67,15 @@ def llama_head(division="closed", ruleset="6.0.0"):
 
 
 def test_config_info_text_scan_equals_the_yaml_parse_for_every_installed_rule_file():
-    base = rules.checker_dir()
+    base = rulefiles.checker_dir()
     checked = 0
     for path in glob.glob(os.path.join(base, "*", "*.yaml")):
         name = os.path.relpath(path, base)
         try:
-            expected = rules.config_info_from_yaml(name)
+            expected = rulefiles.config_info_from_yaml(name)
         except Exception:  # training_0.7.0_warn/bert.yaml is not valid YAML (official too)
             continue
-        assert rules.config_info(name) == expected, name
+        assert rulefiles.config_info(name) == expected, name
         checked += 1
     assert checked > 300
 

@@ -21,7 +21,7 @@ def official_repo_verdict(folder, cwd) -> bool:
          "--log_output", os.devnull],
         capture_output=True, text=True, cwd=cwd, check=True,
     )  # fmt: skip
-    assert proc.returncode == 0  # always 0, whatever it found (rules.md §1.7)
+    assert proc.returncode == 0  # always 0, whatever it found (docs/official-tools.md §2.5)
     return "ALL CHECKS PASSED" in proc.stderr
 
 

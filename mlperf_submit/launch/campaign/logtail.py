@@ -1,8 +1,9 @@
 """Follow a growing MLPerf log: the last eval metric for the progress line, and run_stop.
 
-Reads only the bytes appended since the last call, and only whole lines (a line being written
-is left for the next call), through the compliance parser so that what counts as an MLLOG line
-is exactly what the checkers accept.
+Each ``poll()`` takes the complete lines appended since the last one from the one log tailer
+(``compliance.tail.Tail``: a line being written is left for the next poll) and parses them with
+the compliance parser's own line loop, so that what counts as an MLLOG line is exactly what the
+checkers accept.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from mlperf_submit.compliance.parser import TOKEN, LogLine, parse_mllog_text
+from mlperf_submit.compliance.parser import LogLine, iter_lines
+from mlperf_submit.compliance.tail import Tail
+from mlperf_submit.errors import InputError
 
 PROGRESS_KEYS = ("epoch_num", "samples_count")
 
@@ -18,34 +21,30 @@ PROGRESS_KEYS = ("epoch_num", "samples_count")
 @dataclass
 class LogTail:
     path: str | os.PathLike
-    offset: int = 0
     n_lines: int = 0  # lines consumed (1-based numbering of the next one is n_lines + 1)
     n_mllog: int = 0
     last_eval: tuple[object, object] | None = None  # (progress, value) of the last eval_accuracy
     run_stop_status: str | None = None
     seeds: list[object] = field(default_factory=list)
+    tail: Tail = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.tail = Tail(self.path)
 
     def poll(self) -> bool:
         """Consume new complete lines; True when something new about progress was seen."""
         try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except OSError:
+            lines = self.tail.read_lines()
+        except InputError:
+            # removed or replaced under us: the runner's records say what became of the run;
+            # the progress line just stops moving
             return False
-        end = data.rfind(b"\n")
-        if end < 0:
-            return False
-        self.offset += end + 1
         changed = False
-        for raw in data[: end + 1].decode("latin-1").splitlines():
-            self.n_lines += 1
-            if TOKEN not in raw:
-                continue
-            item = parse_mllog_text(raw, self.n_mllog, self.n_lines)
+        for item in iter_lines(lines, self.n_lines + 1):
             self.n_mllog += 1
-            if isinstance(item, LogLine):
+            if type(item) is LogLine:
                 changed |= self._see(item)
+        self.n_lines += len(lines)
         return changed
 
     def _see(self, line: LogLine) -> bool:
