@@ -11,8 +11,11 @@
 #   RUNS=5                          runs per benchmark (default: the official count; not fewer)
 #   ORG=DryRunOrg  OUT=out/submit   org folder name, output dir
 #   PRESET=tiny  SYSTEM=<host>      train preset, system id
+#   JOBS=<cores>                    campaigns run at the same time (default: one per CPU core;
+#                                   each tiny run uses one thread, so they do not share a core)
 #   PY=.venv/bin/python             the interpreter with mlperf_submit installed
-# Layout: OUT/campaigns/<bm>/, OUT/data/<bm>/ (synthetic, kept between runs),
+# Layout: OUT/campaigns/<bm>/ (+ <bm>.console: what the campaign printed), OUT/data/<bm>/
+#         (synthetic, kept between runs),
 #         OUT/<ruleset>/tree/<ORG>/, OUT/<ruleset>/summary/, OUT/<ruleset>/report/index.html,
 #         OUT/timings.tsv (seconds per stage; bench/submit_time.py prints it).
 # Re-running replaces what a previous `make submit` wrote in OUT (OUT/MAKE_SUBMIT marks it);
@@ -26,12 +29,14 @@ PRESET=${PRESET:-tiny}
 BENCHMARKS=${BENCHMARKS:-}
 ROUND=${ROUND:-}
 RUNS=${RUNS:-}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 1)}
 MS=("$PY" -m mlperf_submit)
 MARK="$OUT/MAKE_SUBMIT"
 
 die() { echo "make submit: error: $*" >&2; exit 2; }
 
 [[ -x "$PY" ]] || die "no python at PY=$PY (run make venv)"
+[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || die "JOBS=$JOBS: give a positive whole number"
 if [[ -z "${SYSTEM:-}" ]]; then
   SYSTEM=$("$PY" -c 'import socket; from mlperf_submit.submission.names import suggest_name; print(suggest_name("cpu_" + socket.gethostname()))')
 fi
@@ -64,15 +69,44 @@ stage() {  # stage NAME CMD...: run CMD, record its wall time
     >>"$TIMINGS"
 }
 
+# The campaigns are independent: run up to JOBS of them at once, each into its own console
+# file (interleaved progress lines would be unreadable), and report each as it ends.
+campaign() {  # campaign BM RULESET RUNS: one benchmark's campaign, timed into timings.tsv
+  local bm=$1 ruleset=$2 runs=$3 t0 rc=0
+  t0=$EPOCHREALTIME
+  "${MS[@]}" campaign "$bm" --out "$OUT/campaigns/$bm" --runs "$runs" --preset "$PRESET" \
+    --ruleset "$ruleset" --division open --synthetic "$OUT/data/$bm" --launcher local \
+    -- --org "$ORG" --platform "1x$SYSTEM" >"$OUT/campaigns/$bm.console" 2>&1 || rc=$?
+  awk -v n="campaign $bm ($runs runs)" -v a="$t0" -v b="$EPOCHREALTIME" \
+    'BEGIN { printf "%s\t%.2f\n", n, b - a }' >>"$TIMINGS"
+  if ((rc != 0)); then
+    echo "== campaign $bm FAILED (exit $rc); the end of $OUT/campaigns/$bm.console:" >&2
+    tail -n 30 "$OUT/campaigns/$bm.console" >&2
+  else
+    echo "== campaign $bm ($runs runs) done: $(tail -n 1 "$OUT/campaigns/$bm.console")"
+  fi
+  return "$rc"
+}
+
 declare -A ROUND_DIRS=()
+PIDS=() FAILED=0
+mkdir -p "$OUT/campaigns"
+trap 'kill "${PIDS[@]}" 2>/dev/null; wait' INT TERM
 for line in "${PLAN[@]}"; do
   read -r bm ruleset runs <<<"$line"
-  stage "campaign $bm ($runs runs)" "${MS[@]}" campaign "$bm" --out "$OUT/campaigns/$bm" \
-    --runs "$runs" --preset "$PRESET" --ruleset "$ruleset" --division open \
-    --synthetic "$OUT/data/$bm" --launcher local \
-    -- --org "$ORG" --platform "1x$SYSTEM"
+  while (($(jobs -rp | wc -l) >= JOBS)); do
+    wait -n || FAILED=1
+  done
+  echo "== campaign $bm: $runs runs, ruleset $ruleset (console: $OUT/campaigns/$bm.console)"
+  campaign "$bm" "$ruleset" "$runs" &
+  PIDS+=($!)
   ROUND_DIRS[$ruleset]+=" $OUT/campaigns/$bm"
 done
+for pid in "${PIDS[@]}"; do
+  wait "$pid" || FAILED=1
+done
+trap - INT TERM
+((FAILED == 0)) || die "a campaign failed (see above); nothing was packaged"
 
 TREES=() REPORTS=()
 for ruleset in $(printf '%s\n' "${!ROUND_DIRS[@]}" | sort -V); do
