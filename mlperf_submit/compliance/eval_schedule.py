@@ -426,7 +426,11 @@ def check_run(run: LoggedRun, ruleset: str) -> list[Finding]:
         bad = schedule_deviations(schedule, points)
         if bad:
             i, logged, want = bad[0]
-            more = f" ({len(bad)} of {len(set(points))} evaluations off schedule)" if len(bad) > 1 else ""
+            more = (
+                f" ({len(bad)} of {len(set(points))} evaluations off schedule)"
+                if len(bad) > 1
+                else ""
+            )
             what = "epoch_num" if schedule.unit == "epoch_num" else "samples_count"
             out.append(
                 Finding(

@@ -92,7 +92,9 @@ class RcpOutlook:
                 "no batch size works in this ruleset",
             ]
         if self.kind in ("missing", "none"):
-            out = [f"no RCP covers global batch size {self.bs}: the RCP test fails ({self.message})"]
+            out = [
+                f"no RCP covers global batch size {self.bs}: the RCP test fails ({self.message})"
+            ]
             if self.nearest:
                 out.append(
                     "nearest batch sizes that work: "
@@ -139,7 +141,10 @@ class RcpOutlook:
             "unit": self.unit,
             "record": self.record,
             "interpolated_between": (
-                [{"name": self.low[0], "bs": self.low[1]}, {"name": self.high[0], "bs": self.high[1]}]
+                [
+                    {"name": self.low[0], "bs": self.low[1]},
+                    {"name": self.high[0], "bs": self.high[1]},
+                ]
                 if self.low and self.high
                 else None
             ),
@@ -201,9 +206,7 @@ def rcp_outlook(
         batch_sizes=sizes,
         step=max(1, int(step)),
     )
-    exact_pruned = [
-        (n, why) for n, why in out.pruned_away.items() if table.rcp_data[n]["BS"] == bs
-    ]
+    exact_pruned = [(n, why) for n, why in out.pruned_away.items() if table.rcp_data[n]["BS"] == bs]
     if exact_pruned:
         out.pruned_here = f"{exact_pruned[0][0]}: {exact_pruned[0][1]}"
     match = match_record(table, bs, rcp_pass)
