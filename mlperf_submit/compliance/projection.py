@@ -125,6 +125,7 @@ class Projection:
     rcp_fate: str | None = None  # "decided: fails" / "decided: passes" when the rest cannot matter
     more_failures_allowed: int | None = None
     notes: list[str] = field(default_factory=list)
+    path: str | None = None  # the run set projected, where there is one
 
     @property
     def more_needed(self) -> int:
@@ -194,6 +195,7 @@ class Projection:
             return None if x is None else float(x)
 
         return {
+            "path": self.path,
             "benchmark": self.benchmark,
             "ruleset": self.ruleset,
             "division": self.division if isinstance(self.division, str) else None,
@@ -249,22 +251,29 @@ def observe_file(path: str, ruleset: str, name: str | None = None) -> RunObs:
     """A finished run from its log: the compliance verdict and time as the summarizer reads
     them, the convergence point as the RCP reader reads it."""
     from mlperf_submit.compliance.filecheck import check_file
+
+    return observe_report(check_file(path, ruleset, quiet=True), ruleset, name=name)
+
+
+def observe_report(report, ruleset: str, rcp_run=None, name: str | None = None) -> RunObs:
+    """A finished run from its ``filecheck.FileReport`` (and its ``rcp.RcpRun`` when the RCP
+    reader has read it already)."""
     from mlperf_submit.compliance.scoring import ttt_minutes
 
-    rep = check_file(path, ruleset, quiet=True)
-    f = rep.facts
+    f = report.facts
     start, stop = f.ttt_start_ms, f.ttt_stop_ms
     ttt = ttt_minutes(start, stop) if start is not None and stop is not None else None
-    rcp_run = read_rcp_point(path, ruleset)
+    if rcp_run is None:
+        rcp_run = read_rcp_point(report.path, ruleset)
     point = None
     if not rcp_run.crash and not rcp_run.not_converged and _is_number(rcp_run.point):
         point = float(rcp_run.point)
     return RunObs(
-        name=name or os.path.splitext(os.path.basename(path))[0],
-        compliant=rep.passed,
+        name=name or os.path.splitext(os.path.basename(report.path))[0],
+        compliant=report.passed,
         ttt=ttt,
         point=point,
-        evals=eval_points(path, f.benchmark),
+        evals=eval_points(report.path, f.benchmark),
         bs=f.global_batch_size,
         benchmark=f.benchmark,
         division=f.division,
