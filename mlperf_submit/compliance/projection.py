@@ -404,8 +404,13 @@ def project(
         if proj.complete:
             proj.notes.append("no compliant run with a convergence point: nothing to project")
         return proj
-    if len(ok) == 0 and not (rcp is not None and rcp.mean):
-        proj.notes.append("no finished run and no RCP: the convergence point cannot be projected")
+    # the reference informs the convergence model only where the RCP test applies: an open run
+    # (other data, model, schedule) has no reason to converge like the reference
+    ref = rcp if proj.rcp_applies and rcp is not None and rcp.mean else None
+    if len(ok) == 0 and ref is None:
+        proj.notes.append(
+            "no finished run and no RCP that applies: the convergence point cannot be projected"
+        )
         _rcp_bounds(proj, seen_points, n_req, k_drop)
         return proj
 
@@ -417,18 +422,18 @@ def project(
         r_ss = float(((resid - r_mean) ** 2).sum())  # dof * s^2
         log_c = np.log(points)
         c_mean, k_eff = float(log_c.mean()), len(ok)
-        if rcp is not None and rcp.mean:
+        if ref is not None:
             # the reference convergence at this batch size counts as one more run: the RCP test
             # rests on submissions converging like the reference
-            c_mean = (c_mean * k_eff + math.log(rcp.mean)) / (k_eff + 1)
+            c_mean = (c_mean * k_eff + math.log(ref.mean)) / (k_eff + 1)
             k_eff += 1
     else:  # only a running run: its own pace and the RCP mean
         overhead, per_point, dof = 0.0, running.minutes / running.progress, 0
         r_mean, r_ss = 0.0, 0.0
-        c_mean, k_eff = math.log(rcp.mean), 1
+        c_mean, k_eff = math.log(ref.mean), 1
     c_sd = DEFAULT_POINT_SPREAD
-    if rcp is not None and rcp.mean and rcp.stdev is not None and rcp.stdev > 0:
-        c_sd = float(rcp.stdev / rcp.mean)
+    if ref is not None and ref.stdev is not None and ref.stdev > 0:
+        c_sd = float(ref.stdev / ref.mean)
     elif len(ok) > 1 and float(np.log(points).std(ddof=1)) > 0:
         c_sd = float(np.log(points).std(ddof=1))
     grid = _grid([r.evals for r in runs] + ([[p for p, _ in running.evals]] if running else []))
@@ -659,7 +664,7 @@ def project_files(
         raise ValueError("no log names its benchmark (submission_benchmark)")
     bs = next((r.bs for r in runs if r.bs is not None), None)
     if bs is None and running:
-        bs = _running_bs(running)
+        bs = log_batch_size(running)
     return project(
         runs,
         benchmark=bm,
@@ -673,7 +678,8 @@ def project_files(
     )
 
 
-def _running_bs(path: str):
+def log_batch_size(path: str):
+    """The last global_batch_size a log holds (the RCP reader keeps the last), or None."""
     from mlperf_submit.compliance.parser import LogLine, iter_file
 
     bs = None
