@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from mlperf_submit.compliance import meta
 from mlperf_submit.compliance.rcp import NOT_CONVERGED, SAMPLES_COUNT_BENCHMARKS, read_rcp_point
 from mlperf_submit.compliance.rcp_outlook import RcpOutlook, rcp_outlook
+from mlperf_submit.errors import InputError
 
 ALPHA = 2.0
 """Dirichlet-process concentration: the weight of "a point not seen yet" against each point
@@ -73,6 +74,7 @@ class RunObs:
     ttt: float | None  # minutes (run_stop - run_start), None without both
     point: float | None  # the RCP reader's convergence point; None when not converged
     evals: list[float] = field(default_factory=list)  # evaluation points in order
+    eval_minutes: dict = field(default_factory=dict)  # point -> minutes since run_start
     bs: object = None
     benchmark: object = None
     division: object = None
@@ -268,12 +270,14 @@ def observe_report(report, ruleset: str, rcp_run=None, name: str | None = None) 
     point = None
     if not rcp_run.crash and not rcp_run.not_converged and _is_number(rcp_run.point):
         point = float(rcp_run.point)
+    curve = eval_curve(report.path, f.benchmark)
     return RunObs(
         name=name or os.path.splitext(os.path.basename(report.path))[0],
         compliant=report.passed,
         ttt=ttt,
         point=point,
-        evals=eval_points(report.path, f.benchmark),
+        evals=[p for p, _ in curve],
+        eval_minutes={p: m for p, m in reversed(curve) if m is not None},
         bs=f.global_batch_size,
         benchmark=f.benchmark,
         division=f.division,
@@ -285,49 +289,46 @@ def rcp_unit_key(benchmark) -> str:
     return "samples_count" if benchmark in SAMPLES_COUNT_BENCHMARKS else "epoch_num"
 
 
-def eval_points(path: str, benchmark) -> list[float]:
-    """The evaluation points of a log in the RCP reader's unit (epoch_num rounded to 3
-    decimals, as it rounds them), in order: the grid a convergence point lies on."""
+def eval_curve(path: str, benchmark=None) -> list[tuple[float, float | None]]:
+    """``(progress, minutes since run_start)`` of each evaluation of a log, in order; progress in
+    the RCP reader's unit (epoch_num rounded to 3 decimals, as it rounds them) -- the grid a
+    convergence point lies on. ``benchmark`` None: the log's own ``submission_benchmark``."""
+    return _curve(path, benchmark)[1]
+
+
+def _curve(path: str, benchmark=None) -> tuple[bool, list[tuple[float, float | None]]]:
     from mlperf_submit.compliance.parser import LogLine, iter_file
 
-    key = rcp_unit_key(benchmark)
-    out = []
-    try:
-        for item in iter_file(path):
-            if type(item) is LogLine and item.key == "eval_accuracy":
-                meta_ = item.metadata if isinstance(item.metadata, dict) else {}
-                p = meta_.get(key)
-                if _is_number(p):
-                    out.append(round(float(p), 3) if key == "epoch_num" else float(p))
-    except OSError:
-        return []
-    return out
-
-
-def observe_running(path: str, name: str | None = None) -> RunningObs | None:
-    """A run still writing its log: (progress, minutes since run_start) of each evaluation."""
-    from mlperf_submit.compliance.parser import LogLine, iter_file
-
+    key = rcp_unit_key(benchmark) if benchmark is not None else "epoch_num"
     start = None
-    key = "epoch_num"
-    evals: list[tuple[float, float]] = []
+    out: list[tuple[float, float | None]] = []
     try:
         for item in iter_file(path):
             if type(item) is not LogLine:
                 continue
-            if item.key == "submission_benchmark":
+            if item.key == "submission_benchmark" and benchmark is None:
                 key = rcp_unit_key(item.val)
             elif item.key == "run_start" and start is None:
                 start = item.timestamp
-            elif item.key == "eval_accuracy" and start is not None:
+            elif item.key == "eval_accuracy":
                 meta_ = item.metadata if isinstance(item.metadata, dict) else {}
                 p = meta_.get(key)
                 if _is_number(p):
-                    evals.append((float(p), (item.timestamp - start) / 60000.0))
-    except OSError:
+                    p = round(float(p), 3) if key == "epoch_num" else float(p)
+                    minutes = None if start is None else (item.timestamp - start) / 60000.0
+                    out.append((p, minutes))
+    except (OSError, InputError):
+        return False, []
+    return start is not None, out
+
+
+def observe_running(path: str, name: str | None = None) -> RunningObs | None:
+    """A run still writing its log: (progress, minutes since run_start) of each evaluation;
+    None before its run_start."""
+    started, curve = _curve(path)
+    if not started:
         return None
-    if start is None:
-        return None
+    evals = [(p, m) for p, m in curve if m is not None]
     return RunningObs(name or os.path.splitext(os.path.basename(path))[0], evals)
 
 
@@ -493,7 +494,10 @@ def project(
     if running is not None and remaining > 0:
         if running.evals and running.progress > 0:
             c_run = draw_points((D, 1), above=running.progress)
-            pace = per_point * np.exp(r_centre + r_sd * rng.standard_normal((D, 1)))
+            # the time per point after this evaluation, as the finished runs took it (the
+            # fixed costs of a run are behind it), else the fitted rate
+            pace0 = _pace_after(ok, running.progress) or per_point
+            pace = pace0 * np.exp(r_centre + r_sd * rng.standard_normal((D, 1)))
             t_run = running.minutes + pace * (c_run - running.progress)
         else:  # started, no evaluation yet: a fresh run
             c_run = draw_points((D, 1))
@@ -534,6 +538,18 @@ def project(
         proj.scaling = float(np.median(scale[has]))
     _rcp_bounds(proj, seen_points, n_req, k_drop)
     return proj
+
+
+def _pace_after(runs: Sequence[RunObs], progress: float) -> float | None:
+    """Minutes per point from the evaluation at ``progress`` to run_stop, over the finished
+    runs that evaluated there and converged later (a ratio of sums)."""
+    dt = dc = 0.0
+    for r in runs:
+        m = r.eval_minutes.get(progress)
+        if m is not None and r.point is not None and r.point > progress and r.ttt is not None:
+            dt += r.ttt - m
+            dc += r.point - progress
+    return dt / dc if dc > 0 and dt > 0 else None
 
 
 def _time_model(times, points) -> tuple[float, float, int]:
