@@ -26,7 +26,8 @@ point times its time per sample (or epoch), ``t = c * r``.
 * A run fails (compliance, or no convergence) with a probability whose Beta prior has mean
   :data:`FAIL_PRIOR` and the weight of :data:`FAIL_PRIOR_WEIGHT` runs, updated with the runs seen.
 * A running run converges after its last evaluation: its ``c`` is drawn above that point, and
-  its time is its elapsed time plus ``r`` times what is left.
+  its time is its elapsed time plus what is left at the pace the finished runs had after the
+  same evaluation (their fixed costs are behind it too), else at ``r``.
 
 The interval is the central ``level`` quantile range of the projected scores;
 ``bench/projection_accuracy.py`` measures how often it holds on the published logs.
