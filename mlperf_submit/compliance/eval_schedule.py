@@ -320,6 +320,14 @@ def _is_number(x) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
+# Benchmarks whose closed rule file checks every evaluation point itself (its eval_accuracy
+# CHECK/FIRST_CHECK against a schedule computed from global_batch_size): nothing to add.
+RULE_FILE_SCHEDULES = {
+    "dlrmv4": "closed_dlrmv4.yaml checks every evaluation point (eval_interval_samples)",
+    "qwen35_397b_grpo": "closed_qwen35_397b_grpo.yaml checks every evaluation point",
+}
+
+
 def schedule_rule(benchmark: str, ruleset: str) -> ScheduleRule | None:
     return next((r for r in SCHEDULES if r.benchmark == benchmark and r.applies(ruleset)), None)
 

@@ -22,7 +22,12 @@ import math
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance import meta
-from mlperf_submit.compliance.eval_schedule import Schedule, schedule_deviations, schedule_for
+from mlperf_submit.compliance.eval_schedule import (
+    RULE_FILE_SCHEDULES,
+    Schedule,
+    schedule_deviations,
+    schedule_for,
+)
 from mlperf_submit.compliance.rcp_outlook import RcpOutlook, rcp_outlook
 
 SCHEMA = "mlperf-submit-preflight/1"
@@ -79,6 +84,8 @@ class PreflightReport:
         out += [f"  {line}" for line in self.rcp.lines()[1:]]
         if self.schedule is not None:
             out.append(f"evaluation schedule required: {self.schedule.describe()}")
+        elif self.benchmark in RULE_FILE_SCHEDULES:
+            out.append(f"evaluation schedule: {RULE_FILE_SCHEDULES[self.benchmark]}")
         else:
             out.append("evaluation schedule: no rule known here for this benchmark and round")
         if self.planned_evals:
