@@ -69,8 +69,8 @@ def config_facts(
     bm_cls = get_benchmark(benchmark)
     cfg = build_config(bm_cls, preset, list(overrides or []))
     shape = preset_shape(preset) or (1, 1)
-    nodes = nodes or shape[0]
-    nproc = nproc_per_node or shape[1]
+    nodes = shape[0] if nodes is None else nodes
+    nproc = shape[1] if nproc_per_node is None else nproc_per_node
     if nodes < 1 or nproc < 1:
         raise UsageError("--nodes and --nproc-per-node must be at least 1")
     ruleset = ruleset or bm_cls.default_ruleset()

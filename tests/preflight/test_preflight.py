@@ -142,3 +142,5 @@ def test_cli_exit_codes_and_json(capsys):
     assert code == 1 and "CANNOT pass" in out and "128" in out
     assert main(["preflight", "llama31_8b", "--preset", "nope"]) == 2
     assert "has no preset" in capsys.readouterr().err
+    assert main(["preflight", "llama31_8b", "--preset", "8b", "--nodes", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
