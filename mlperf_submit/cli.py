@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "package": "mlperf_submit.submission.command_package",
     "verify": "mlperf_submit.submission.command_verify",
     "report": "mlperf_submit.report.command",
+    "preflight": "mlperf_submit.preflight.command",
+    "rcp": "mlperf_submit.compliance.rcp_command",
 }
 
 # Short help shown without importing every module (keeps `mlperf-submit --help` instant).
@@ -39,6 +41,8 @@ SUMMARIES: dict[str, str] = {
     "package": "build the official submission tree from campaign directories",
     "verify": "verify a submission org folder (compliance, seeds, RCP, scores, system JSON)",
     "report": "plots and a summary page for a campaign or an org folder",
+    "preflight": "will this closed config pass? rules, RCP, eval schedule, runs, before any GPU hour",
+    "rcp": "build reference convergence points (RCPs) from reference runs, or check runs on them",
 }
 
 

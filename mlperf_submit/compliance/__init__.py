@@ -22,6 +22,14 @@ Run sets, folders, scores
     params.py          package_checker_params bypass files, with the official newline bug
     system_desc.py     system description JSONs, with system_desc_checker's verdict
     orgfolder.py       a whole org folder, with package_checker's verdict
+Before and around a campaign (not official: never a verdict)
+    rcp_outlook.py     what the RCP check will say about a batch size (record, band, nearest sizes)
+    eval_schedule.py   the eval schedules and hyperparameter relations the rules text fixes
+    projection.py      an incomplete run set projected: score interval, RCP outlook, runs needed
+    preflight.py       will a closed configuration pass? (the judgement; the CLI is preflight/)
+    rcp_build.py       RCP records in the official format from reference runs
+    rcp_command.py     the `mlperf-submit rcp build|check` CLI
+    advice.py          check's rule-text warnings and projections, beside the verdict
 The official tools
     official.py        run them on temporary copies and read their verdicts
     official_compare.py  our verdicts and scores against theirs (check/verify --official)

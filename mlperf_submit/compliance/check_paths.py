@@ -18,6 +18,7 @@ import glob
 import os
 
 from mlperf_submit.compliance import meta
+from mlperf_submit.compliance.advice import add_advice
 from mlperf_submit.compliance.filecheck import check_file
 from mlperf_submit.compliance.orgfolder import check_org, is_org_folder, org_benchmarks
 from mlperf_submit.compliance.parser import TOKEN, LogLine, parse_mllog_text
@@ -153,7 +154,9 @@ def check_target(
         report = check_result_files(loose_logs(path), ruleset)
     else:
         report = check_org(path, ruleset, rcp_bypass=rcp_bypass, seed_bypass=seed_bypass)
-    return Target(path, kind, ruleset, source, report)
+    target = Target(path, kind, ruleset, source, report)
+    add_advice(target)  # rule-text warnings and projections; never a verdict
+    return target
 
 
 def expand(paths: list[str], given_ruleset: str | None) -> list[tuple[str, str, str, str]]:

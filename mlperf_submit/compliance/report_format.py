@@ -31,6 +31,10 @@ class Target:
     report: object
     official: list = field(default_factory=list)  # OfficialVerdict
     disagreements: list[dict] = field(default_factory=list)
+    # not official, never a verdict (compliance/advice.py): rule-text warnings per log, and
+    # the projection of run sets with fewer runs than required
+    advisories: list = field(default_factory=list)  # (log path, Finding)
+    projections: list = field(default_factory=list)  # projection.Projection
 
     @property
     def verdict(self) -> str:
@@ -245,6 +249,8 @@ def target_dict(t: Target) -> dict:
     if t.official:
         out["official"] = [v.to_dict() for v in t.official]
         out["disagreements"] = t.disagreements
+    out["advisories"] = [finding_dict(f, path) for path, f in t.advisories]
+    out["projections"] = [p.to_dict() for p in t.projections]
     return out
 
 
@@ -352,6 +358,26 @@ def _system_lines(s, quiet: bool, indent: str = "") -> list[str]:
     return lines
 
 
+def _advice_lines(t: Target, quiet: bool) -> list[str]:
+    """Projections and rule-text warnings (compliance/advice.py): never a verdict."""
+    lines = []
+    for p in t.projections:
+        lines.append(f"   projection {_rel(p.path or t.path)}:")
+        lines += [f"      {line}" for line in p.lines()]
+    if t.advisories and not quiet:
+        logs = sorted({path for path, _ in t.advisories})
+        lines.append(
+            f"   rules not checked by the official tools: {len(t.advisories)} warning(s) in "
+            f"{len(logs)} log(s) (mlcommons/logging#79; the verdict stays the official one)"
+        )
+        for path, f in t.advisories[:MAX_REASONS]:
+            where = f"{_rel(path)}:{f.file_lineno}" if f.file_lineno else _rel(path)
+            lines.append(f"      {where}: {f.message}")
+        if len(t.advisories) > MAX_REASONS:
+            lines.append(f"      ... ({len(t.advisories) - MAX_REASONS} more; --json lists all)")
+    return lines
+
+
 def render(targets: list[Target], *, quiet: bool = False) -> list[str]:
     lines: list[str] = []
     for t in targets:
@@ -380,6 +406,7 @@ def render(targets: list[Target], *, quiet: bool = False) -> list[str]:
                 lines.append(
                     f"      the official package_checker would crash: {rep.official_crash}"
                 )
+        lines += _advice_lines(t, quiet)
         for v in t.official:
             lines.append(f"   official {v.tool}: {v.verdict}  {v.message}")
         for dis in t.disagreements:

@@ -16,6 +16,7 @@
     cache.py         page-cache clearing that reports the truth
     logtail.py       following a growing MLPerf log (last eval, run_stop, seeds)
     progress_line.py the campaign's one-line progress display
+    outlook.py       the live projection after each run / evaluation (printed, in campaign.json)
 
 Importing either package imports nothing heavy; torch and mpi4py load only when a process
 group is created.

@@ -2,9 +2,10 @@
 
 PATH is a campaign dir (``campaign.json``), a submission org folder (``systems/`` +
 ``results/``) or one result dir. For each benchmark found it writes
-``DIR/<slug>_convergence.png`` (eval metric vs samples/epochs per seed, with the target line)
-and ``DIR/<slug>_ttt.png`` (time to train per run, olympic drops marked, score drawn), and a
-page ``DIR/index.md`` + ``DIR/index.html`` linking them. DIR is written atomically and an
+``DIR/<slug>_convergence.png`` (eval metric vs samples/epochs per seed, with the target line),
+``DIR/<slug>_ttt.png`` (time to train per run, olympic drops marked, score drawn) and
+``DIR/<slug>_projection.png`` (the projected score and RCP outlook after each finished run,
+``report/projection_plot.py``), and a page ``DIR/index.md`` + ``DIR/index.html`` linking them. DIR is written atomically and an
 existing DIR is only replaced with ``--force``.
 
     mlperf-submit report out/submit/campaigns/resnet --out out/report-resnet
@@ -59,6 +60,7 @@ def build_report(paths: list[Path], out: Path, *, ruleset=None, title=None, forc
     from mlperf_submit.report.collect import collect
     from mlperf_submit.report.page import Section, render_html, render_markdown
     from mlperf_submit.report.plots import plot_convergence, plot_ttt
+    from mlperf_submit.report.projection_plot import plot_projection, replay
     from mlperf_submit.submission.atomic import AtomicTree
 
     datas, notes = [], []
@@ -79,7 +81,10 @@ def build_report(paths: list[Path], out: Path, *, ruleset=None, title=None, forc
             conv, ttt = f"{slug}_convergence.png", f"{slug}_ttt.png"
             plot_convergence(d, tmp / conv)
             plot_ttt(d, tmp / ttt)
-            sections.append(Section(d, conv, ttt))
+            proj_png, history = f"{slug}_projection.png", replay(d)
+            plot_projection(d, history, tmp / proj_png)
+            lines = history[-1].lines() if history else ["no finished run yet"]
+            sections.append(Section(d, conv, ttt, proj_png, lines))
         (tmp / "index.md").write_text(render_markdown(title, sections, notes), encoding="utf-8")
         (tmp / "index.html").write_text(render_html(title, sections, notes), encoding="utf-8")
     return out

@@ -19,6 +19,8 @@ class Section:
     data: BenchmarkData
     convergence_png: str  # relative to the page
     ttt_png: str
+    projection_png: str | None = None
+    projection: list[str] | None = None  # the last projection's lines (projection_plot.py)
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -120,6 +122,9 @@ def render_markdown(title: str, sections: list[Section], notes: list[str]) -> st
             f"![time to train of {d.benchmark}]({sec.ttt_png})",
             "",
         ]
+        if sec.projection_png:
+            out += [f"projection: {'; '.join(sec.projection or [])}", ""]
+            out += [f"![projection of {d.benchmark}]({sec.projection_png})", ""]
     return "\n".join(out)
 
 
@@ -172,5 +177,10 @@ def render_html(title: str, sections: list[Section], notes: list[str]) -> str:
             f"<p><img src='{e(sec.convergence_png)}' alt='convergence of {e(d.benchmark)}'></p>"
         )
         out.append(f"<p><img src='{e(sec.ttt_png)}' alt='time to train of {e(d.benchmark)}'></p>")
+        if sec.projection_png:
+            out.append(f"<p>projection: {e('; '.join(sec.projection or []))}</p>")
+            out.append(
+                f"<p><img src='{e(sec.projection_png)}' alt='projection of {e(d.benchmark)}'></p>"
+            )
     out.append("</body></html>")
     return "\n".join(out)

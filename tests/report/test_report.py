@@ -31,8 +31,14 @@ def tinycorp_report(corpus_dir, tmp_path_factory):
 
 def test_report_files_are_written(tinycorp_report):
     names = sorted(p.name for p in tinycorp_report.iterdir())
-    assert names == ["bert_convergence.png", "bert_ttt.png", "index.html", "index.md"]
-    for png in ("bert_convergence.png", "bert_ttt.png"):
+    assert names == [
+        "bert_convergence.png",
+        "bert_projection.png",
+        "bert_ttt.png",
+        "index.html",
+        "index.md",
+    ]
+    for png in ("bert_convergence.png", "bert_ttt.png", "bert_projection.png"):
         data = (tinycorp_report / png).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000
 

@@ -93,6 +93,10 @@ class Manifest:
     created: str = field(default_factory=now_iso)
     updated: str = field(default_factory=now_iso)
     runs: list[RunRecord] = field(default_factory=list)
+    # the live projection of the full run set (launch/campaign/outlook.py): the latest, and one
+    # compact record per finished run
+    projection: dict | None = None
+    projection_history: list[dict] = field(default_factory=list)
     format: str = FORMAT
 
     def finished_runs(self) -> list[RunRecord]:

@@ -38,6 +38,7 @@ class Progress:
     stream: object = field(default=None)
     quiet_s: float = 60.0
     durations: list[float] = field(default_factory=list)
+    note: str = ""  # appended to the line (the live projection)
     _last_text: str = ""
     _last_print: float = 0.0
     _open_line: bool = False
@@ -55,6 +56,8 @@ class Progress:
             progress, value = last_eval
             value = f"{value:.4g}" if isinstance(value, float) else value
             text += f" | eval {value} @ {progress}"
+        if self.note:
+            text += f" | {self.note}"
         return text
 
     def update(self, number, seed, elapsed, remaining, last_eval, *, changed=False) -> None:

@@ -37,6 +37,7 @@ from mlperf_submit.launch.campaign import manifest as mf
 from mlperf_submit.launch.campaign.cache import CacheResult, clear_caches
 from mlperf_submit.launch.campaign.commandline import LaunchSpec, cache_clear_argv, wrap
 from mlperf_submit.launch.campaign.logtail import LogTail
+from mlperf_submit.launch.campaign.outlook import CampaignOutlook
 from mlperf_submit.launch.campaign.progress_line import Progress
 from mlperf_submit.launch.distributed.env import DEFAULT_MASTER_PORT, expand_hostlist
 from mlperf_submit.launch.distributed.seeding import new_master_seed
@@ -243,6 +244,7 @@ class Campaign:
         self.progress.durations = [
             r.duration_s for r in self.m.runs if r.status in mf.FINISHED and r.duration_s
         ]
+        self.outlook = CampaignOutlook(cfg.out, cfg.benchmark, cfg.ruleset, cfg.division)
 
     # ---- the loop
     def run(self) -> int:
@@ -344,6 +346,9 @@ class Campaign:
             + (f": {rec.note}" if rec.note else "")
             + f"  [{log_rel}]"
         )
+        self.progress.note = ""
+        for line in self.outlook.after_run(index):
+            self.progress.message(line)
         if status == mf.CRASHED and rc == 2 and tail.n_mllog == 0:
             raise UsageError(
                 f"run {index} stopped at once with exit 2 (bad arguments or input), so the "
@@ -431,6 +436,8 @@ class Campaign:
                     rc = None
                 elapsed = time.monotonic() - t0
                 changed = tail.poll()
+                if changed and tail.last_eval is not None and tail.run_stop_status is None:
+                    self.progress.note = self.outlook.during_run(index, log_path) or ""
                 self.progress.update(
                     index + 1, seed, elapsed, remaining, tail.last_eval, changed=changed
                 )
