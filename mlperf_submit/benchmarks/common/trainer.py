@@ -191,7 +191,11 @@ class Trainer:
                 # compiled model sees every gradient at the end of backward.)
                 model = compile_fn(model)
         self.model = model
-        self.compiled = "none" if compile_fn is None else f"{blocks} blocks" if blocks else "whole"
+        self.compiled = (
+            "none" if compile_fn is None
+            else f"{blocks} block{'s' if blocks > 1 else ''}" if blocks
+            else "whole"
+        )  # fmt: skip
         self.logger.hyperparameters(
             {
                 "global_batch_size": self.bm.global_batch_size(),
