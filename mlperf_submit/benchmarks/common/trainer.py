@@ -225,7 +225,8 @@ class Trainer:
         params = (
             "none" if p is None else f"{type(p).__name__} {str(p.dtype).removeprefix('torch.')}"
         )
-        policy = next((ddp.fsdp_policy(m) for m in raw.modules() if ddp.fsdp_policy(m)), None)
+        policies = (ddp.fsdp_policy(m) for m in raw.modules())
+        policy = next((x for x in policies if x is not None), None)
         fsdp = ""
         if policy is not None:
             gather = policy.param_dtype or (p.dtype if p is not None else None)

@@ -130,9 +130,8 @@ def communication_dtype(model: nn.Module) -> torch.dtype:
 
 def fsdp_policy(module: nn.Module):
     """The ``MixedPrecisionPolicy`` FSDP2 applies to ``module``, or None if it is not sharded."""
-    from torch.distributed.fsdp import FSDPModule
-
-    if not isinstance(module, FSDPModule):
+    fsdp = sys.modules.get("torch.distributed.fsdp")  # nothing is sharded before its import
+    if fsdp is None or not isinstance(module, fsdp.FSDPModule):
         return None
     return module._get_fsdp_state()._mp_policy
 
