@@ -15,13 +15,14 @@
 #                  is installed, else the torch DataLoader: images/s and its ratio to the bare
 #                  bf16 step measured in the same process (items 6-7: DALI's NHWC fp16 output)
 #   llama-eager    the Llama "1b" step (16 x 2048, 128k vocab, seq 8192): MFU against the
-#   llama-compile  measured 8192^3 matmul and the datasheet peak, tokens/s vs the published 8B
-#                  figure; eager, then compiled per block + loss (item 4, item 9)
+#                  measured 8192^3 matmul and the datasheet peak, tokens/s vs the published 8B
+#                  figure (item 9)
 #   trainer-8b     the real Trainer path of the 8b preset at 2 and 4 layers of the 8B width:
 #                  FSDP2 on a one-rank group, activation checkpointing, compile, bf16, warm-up
 #                  restore: peak memory, optimizer and parameter types, FSDP2 dtypes, the
 #                  logged lowest_numerical_precision_in_comm (items 1, 3, 4), then the 8B
 #                  preset's memory per GPU on 8 x H200, fitted from the two depths
+#   llama-compile  the 1b step again, compiled per block + loss as the Trainer does (item 4)
 #
 # What the machine needs: python3 with a CUDA torch >= 2.6 (the product's floor). Nothing is
 # installed into it: the repository goes on PYTHONPATH, and wheels carried in .whl/ (the
@@ -100,9 +101,10 @@ check 150 resnet bench/resnet_gpu_throughput.py --part train --loader auto --bat
     --images 2048 --epochs 2 --steps 10 --rounds 2 --workers 12
 check 90 llama-eager bench/llama_mfu.py --device cuda --dtype bf16 --preset 1b --batch 2 \
     --peak-n 8192 --steps 3 --rounds 2 --warmup 2
+# Before llama-compile: items 1, 3 and 4 are seen here; the last check gets what is left.
+check 240 trainer-8b bench/llama_trainer_gpu.py --layers 2,4 --steps 3
 check 210 llama-compile bench/llama_mfu.py --device cuda --dtype bf16 --preset 1b --batch 2 \
     --peak-n 8192 --steps 3 --rounds 2 --warmup 3 --compile
-check 240 trainer-8b bench/llama_trainer_gpu.py --layers 2,4 --steps 3
 if ((dry)); then
     "$PY" bench/device/validate_commands.py <"$commands"
     echo "dry run: every command parses"

@@ -19,7 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE = REPO / "bench" / "device" / "gpu_smoke.sh"
-CHECKS = ("env", "resnet", "llama-eager", "llama-compile", "trainer-8b")
+CHECKS = ("env", "resnet", "llama-eager", "trainer-8b", "llama-compile")
 
 
 def _env() -> dict[str, str]:
