@@ -26,8 +26,12 @@ setup(
         "scipy>=1.10",
     ],
     extras_require={
-        # Training: torch is a range on purpose (see the module docstring).
-        "train": ["torch>=2.4", "pillow>=10"],
+        # Training: torch is a range on purpose (see the module docstring). The floor is what
+        # the code uses: FSDP2's public fully_shard / MixedPrecisionPolicy / FSDPModule (2.6),
+        # scaled_dot_product_attention(enable_gqa=) (2.5), dynamo inlining nn.Module blocks so
+        # one compiled graph serves every block (on by default from 2.5; before it, 32 blocks
+        # would pass the recompile limit and run eager), fused AdamW on DTensors.
+        "train": ["torch>=2.6", "pillow>=10"],
         # NVIDIA DALI input pipeline (CUDA 13 build; use the -cuda120 extra for older drivers).
         "dali": ["nvidia-dali-cuda130==2.4.0"],
         "dali-cuda120": ["nvidia-dali-cuda120==2.4.0"],

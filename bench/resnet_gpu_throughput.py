@@ -2,17 +2,20 @@
 
     python3 bench/resnet_gpu_throughput.py --part step  [--batch 256]
     python3 bench/resnet_gpu_throughput.py --part dali  [--images 4096]
-    python3 bench/resnet_gpu_throughput.py --part train [--images 4096]
+    python3 bench/resnet_gpu_throughput.py --part train [--images 4096] [--loader auto]
+    python3 bench/resnet_gpu_throughput.py --part train --dry-run    # arguments only
 
 ``step``: forward + backward + LARS step of ResNet-50 at 224 px on random GPU tensors, fp32 vs
 bf16 autocast (channels_last), best of ``--rounds``: the compute ceiling, and bf16 / fp32.
 ``dali``: the DALI training pipeline alone, ``fn.decoders.image(device="mixed")`` (nvJPEG) +
 random-resized-crop + flip + normalise, on synthetic 256 px JPEGs written to a temp dir.
-``train``: the real Trainer (``train_block`` of the resnet benchmark, bf16, DALI) over the same
-JPEGs: images/s end to end, and its ratio to the ``step`` ceiling measured in the same process.
-Each part prints one ``RESULT`` line. Needs CUDA; ``dali``/``train`` need nvidia-dali, and
-``train`` needs mlperf-logging (its rules validate the logger): absent ones are reported, not
-faked. Expect on an H200: ~3000 img/s bf16 step, DALI mixed decode > step rate.
+``train``: the real Trainer (``train_block`` of the resnet benchmark, bf16) over the same JPEGs
+with ``--loader``: dali (NHWC fp16 images and labels on the GPU), torch (the DataLoader with
+PIL, pinned batches) or auto (DALI when it is installed): images/s end to end, and its ratio to
+the bf16 ``step`` ceiling measured in the same process. Each part prints one ``RESULT`` line.
+Needs CUDA; ``dali`` needs nvidia-dali, and ``train`` needs mlperf-logging (its rules validate
+the logger): absent ones are reported, not faked. Expect on an H200: ~3000 img/s bf16 step,
+DALI mixed decode > step rate.
 """
 
 from __future__ import annotations
@@ -100,7 +103,15 @@ def dali_rate(dev: torch.device, root: Path, batch: int, epochs: int) -> tuple[f
     return n / (time.perf_counter() - t), data.train_samples
 
 
-def train_rate(dev: torch.device, root: Path, batch: int, train_samples: int, epochs: int) -> float:
+def train_rate(
+    dev: torch.device,
+    root: Path,
+    batch: int,
+    train_samples: int,
+    epochs: int,
+    loader: str = "dali",
+    workers: int = 8,
+) -> float:
     from mlperf_submit.benchmarks.common.trainer import Trainer
     from mlperf_submit.benchmarks.resnet.benchmark import ResNetBenchmark
     from mlperf_submit.logging import MLPerfLogger
@@ -108,7 +119,7 @@ def train_rate(dev: torch.device, root: Path, batch: int, train_samples: int, ep
     cfg = apply_overrides(
         config_DGXH100_1x8x400(),
         [f"data.batch_size={batch}", f"data.train_samples={train_samples}", "model.num_classes=100",
-         "data.synthetic_classes=100", "data.loader=dali", "data.workers=8"],
+         "data.synthetic_classes=100", f"data.loader={loader}", f"data.workers={workers}"],
     )  # fmt: skip
     if dev.type != "cuda":  # the CPU smoke run of this script: fp32, no warm-up steps
         cfg = apply_overrides(
@@ -127,7 +138,15 @@ def train_rate(dev: torch.device, root: Path, batch: int, train_samples: int, ep
     return tr.result.throughput[-1]
 
 
-def main() -> int:
+def dali_installed() -> bool:
+    try:
+        import nvidia.dali  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--part", choices=("step", "dali", "train"), default="step")
     ap.add_argument("--batch", type=int, default=256)
@@ -135,12 +154,24 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--images", type=int, default=4096)
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--loader", choices=("auto", "dali", "torch"), default="auto")
+    ap.add_argument("--workers", type=int, default=8, help="DALI threads / DataLoader workers")
     ap.add_argument("--device", default="cuda", help="cpu: a smoke run of this script's code")
-    a = ap.parse_args()
+    ap.add_argument("--dry-run", action="store_true", help="check the arguments, run nothing")
+    a = ap.parse_args(argv)
+    for name in ("batch", "steps", "rounds", "images", "epochs", "workers"):
+        if getattr(a, name) < 1:
+            ap.error(f"--{name} must be >= 1")
+    if a.images < 100 * 2 or a.images // 100 * 100 < a.batch:
+        ap.error(f"--images {a.images}: need at least one batch of {a.batch} over 100 classes")
     dev = torch.device(a.device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        print("RESULT skipped: no CUDA device")
+    loader = a.loader if a.loader != "auto" else "dali" if dali_installed() else "torch"
+    if a.dry_run:
+        print(f"ok: part {a.part}, batch {a.batch}, loader {loader} on {dev}")
         return 0
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        print(f"RESULT {a.part}: skipped, no CUDA device")
+        return 1
     name = torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"
     print("device:", name, "torch", torch.__version__, flush=True)
     if a.part == "step":
@@ -150,27 +181,26 @@ def main() -> int:
             f"RESULT step: fp32 {fp32:.0f} img/s, bf16 {bf16:.0f} img/s, bf16/fp32 {bf16 / fp32:.2f}x"
         )
         return 0
-    try:
-        import nvidia.dali  # noqa: F401
-    except ImportError:
-        print(f"RESULT {a.part} skipped: nvidia-dali is not installed on this machine")
+    if (a.part == "dali" or loader == "dali") and not dali_installed():
+        print(f"RESULT {a.part}: skipped, nvidia-dali is not installed on this machine")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         root = make_jpegs(Path(tmp), a.images)
-        print(f"wrote {a.images} JPEGs in {time.perf_counter() - t:.0f} s", flush=True)
-        rate, n = dali_rate(dev, root, a.batch, a.epochs)
+        n = a.images // 100 * 100
+        print(f"wrote {n} JPEGs in {time.perf_counter() - t:.0f} s", flush=True)
         if a.part == "dali":
+            rate, n = dali_rate(dev, root, a.batch, a.epochs)
             print(f"RESULT dali mixed decode: {rate:.0f} img/s over {n} images x {a.epochs} epochs")
             return 0
         try:
             import mlperf_logging  # noqa: F401
         except ImportError:
-            print("RESULT train skipped: mlperf-logging is not installed (carry it as a wheel)")
+            print("RESULT train: skipped, mlperf-logging is not installed (carry its wheel)")
             return 0
         ceiling = step_rate(dev, a.batch, "bf16", a.steps, a.rounds)
-        rate = train_rate(dev, root, a.batch, n, a.epochs)
-        print(f"RESULT train (Trainer, DALI mixed, bf16): {rate:.0f} img/s = "
+        rate = train_rate(dev, root, a.batch, n, a.epochs, loader, a.workers)
+        print(f"RESULT train (Trainer, {loader} loader, bf16): {rate:.0f} img/s = "
               f"{rate / ceiling:.2f} of the bare bf16 step ({ceiling:.0f} img/s)")  # fmt: skip
     return 0
 

@@ -11,8 +11,9 @@
 #     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
 #         -d .whl mlperf-logging==4.1.68 nvidia-dali-cuda130==2.4.0
-# The DALI wheel is larger than the 64 MiB the tool carries: without it the dali/train parts
-# print "skipped" and only the step part measures. Writes $OUT/resnet_gpu.txt.
+# The DALI wheel is larger than the 64 MiB the tool carries: without it the dali part prints
+# "skipped" and the train part runs the torch DataLoader. Writes $OUT/resnet_gpu.txt.
+# bench/device/gpu_smoke.sh runs the train part among all the GPU checks in < 10 minutes.
 # Expect on an H200: bf16 step ~2500-3500 img/s at batch 256 (~2-3x fp32); DALI mixed decode
 # of 256 px JPEGs well above the step rate; Trainer >= 0.9 of the bare step.
 # Budget: ~1 min step part, ~1-2 min per DALI part (JPEG generation on the CPU included).

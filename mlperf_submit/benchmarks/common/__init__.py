@@ -4,7 +4,9 @@
     trainer.py         the Trainer: init / run / blocks / evals / stop, all MLPerf logging
     config.py          LoopConfig, typed dataclass configs, presets, dotted key=value overrides
     precision.py       autocast + grad scaler, and the precision in effect (MLPerf names)
-    optim.py           optimizer factories (apex when present), warm-up + cosine, clipping
+    optim.py           optimizer factories (apex or torch, by device and parameter type),
+                       warm-up + cosine, clipping
+    throughput.py      datasheet GPU peaks, and the per-GPU throughput published results imply
     docs.py            BenchmarkDoc: the submission README's text about a benchmark
     synthetic_data.py  where a benchmark's synthetic dataset lives and how it is reused
 

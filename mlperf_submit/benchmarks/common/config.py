@@ -36,7 +36,12 @@ class LoopConfig:
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     """Autocast dtype of the forward pass on GPU; fp32 is used on CPU whatever is asked."""
     compile: bool = False
-    """torch.compile the model (inside init, so compile time is init time, not run time)."""
+    """torch.compile the model (inside init, so compile time is init time, not run time): each
+    repeated block and the benchmark's loss before sharding, or a model without blocks whole
+    after DDP (``launch.distributed.parallel``)."""
+    compile_backend: str = "inductor"
+    """The torch.compile backend: inductor (generated kernels); aot_eager or eager capture the
+    same graphs without generating code (CPU checks of what is compiled)."""
     warmup_steps: int = 0
     """Steps on random tensors inside init (kernels, allocator, compile); the model and
     optimizer state are restored afterwards, so training starts from the initial weights."""
@@ -46,7 +51,9 @@ class LoopConfig:
     """Wall-clock budget of the run section (run_start to run_stop); 0 = none. When it is
     reached the run stops after the current block with status aborted."""
     fused_optimizer: bool = True
-    """Use apex's fused optimizer when apex imports (GPU), else torch's own implementation."""
+    """Fused optimizer kernels on GPU: apex's when apex imports and the parameters are plain
+    tensors, torch's fused AdamW for FSDP2's DTensor shards (apex cannot read a DTensor); the
+    implementation in effect is printed at start-up (``common.optim.implementation``)."""
     data_parallel: Literal["ddp", "fsdp2"] = "ddp"
     """ddp: replicated weights, all-reduced gradients. fsdp2: weights, gradients and optimizer
     state sharded over the ranks (``launch.distributed.parallel.shard_model``), for models whose training state does

@@ -15,7 +15,8 @@ Call order (the Trainer's stages)::
     prepare_synthetic(root)   before init_start (dataset generation is not part of the run):
                               synthetic_data(root).ensure()
     --- init_start ---
-    build_model()             on ctx.device; the Trainer wraps it (FSDP2 / compile / DDP)
+    build_model()             on ctx.device; the Trainer wraps it (compile / FSDP2 / DDP)
+    compile_loss(compile_fn)  only with loop.compile: compile the loss's own computation
     build_optimizer(model)    -> (optimizer, scheduler or None)
     hyperparameters(opt, sched)   MLPerf keys read back from the objects in effect
     prepare_pipeline()        imports of the input pipeline (no data read)
@@ -215,6 +216,12 @@ class Benchmark(ABC):
     @abstractmethod
     def build_model(self) -> nn.Module:
         """The model on ``ctx.device`` (weights initialised from the seeded torch RNG)."""
+
+    def compile_loss(self, compile_fn: Callable[[Callable], Callable]) -> None:  # noqa: B027
+        """``loop.compile``: compile, with ``compile_fn``, what ``loss`` computes outside the
+        model's forward -- a cross-entropy over 8192 x 128k logits is worth a fused kernel (no
+        fp32 copy of the logits). The Trainer compiles the model itself (each repeated block,
+        or the whole model). Default: nothing."""
 
     @abstractmethod
     def build_optimizer(self, model: nn.Module) -> tuple[torch.optim.Optimizer, Any]:

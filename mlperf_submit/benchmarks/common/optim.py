@@ -1,9 +1,12 @@
 """Optimizers, LR schedules and clipping that more than one benchmark uses.
 
-Factories: apex's fused kernels when apex imports (NGC containers, GPU), torch otherwise. apex
-cannot be installed on the CPU machines (nothing on PyPI works for Python 3.11 without CUDA),
-so every factory falls back to the torch implementation with the same hyperparameters;
-:func:`implementation` says which one is in effect.
+Factories choose the implementation from the device and the parameters' type
+(:func:`choose`): apex's fused kernels when apex imports (NGC containers, GPU) and the
+parameters are plain tensors; torch's own otherwise -- ``AdamW(fused=True)`` on a GPU, which
+also steps FSDP2's DTensor shards (apex hands ``p.data`` to its CUDA kernel, which cannot read
+a DTensor: the 8B FSDP2 preset would fail at its first step). apex cannot be installed on the
+CPU machines (nothing on PyPI works for Python 3.11 without CUDA); every factory takes the same
+hyperparameters either way, and :func:`implementation` reads back the one in effect.
 
 ``WarmupCosineLR`` ("cosine with linear warmup"), the LR at step s (0-based, one scheduler step
 per optimizer step)::
@@ -22,6 +25,7 @@ group as ``max_grad_norm``, so the logged ``opt_gradient_clip_norm`` is the valu
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 
 import torch
@@ -36,6 +40,35 @@ def _apex_optimizers():
     return optimizers
 
 
+def _tensors(params: Iterable) -> list[torch.Tensor]:
+    """The tensors of a parameter list or of param groups (dicts with "params")."""
+    out: list[torch.Tensor] = []
+    for item in params:
+        if isinstance(item, dict):
+            out.extend(item["params"])
+        else:
+            out.append(item)
+    return out
+
+
+def _is_dtensor(t: torch.Tensor) -> bool:
+    # DTensor's module is only loaded once something made one: look, don't import.
+    api = sys.modules.get("torch.distributed.tensor")
+    return api is not None and isinstance(t, api.DTensor)
+
+
+def choose(params: Iterable, *, fused: bool, device: torch.device | None, apex: bool) -> str:
+    """Which implementation a factory builds: "apex" (fused, GPU, plain tensors), "torch-fused"
+    (torch's fused kernels: a GPU, and apex absent or the parameters DTensors) or "torch".
+    ``apex`` says whether apex's optimizers import here."""
+    on_gpu = device is not None and device.type == "cuda"
+    if not (fused and on_gpu):
+        return "torch"
+    if apex and not any(_is_dtensor(t) for t in _tensors(params)):
+        return "apex"
+    return "torch-fused"
+
+
 def sgd(
     params: Iterable,
     *,
@@ -46,11 +79,14 @@ def sgd(
     fused: bool = True,
     device: torch.device | None = None,
 ) -> torch.optim.Optimizer:
+    params = list(params)
     apex = _apex_optimizers() if fused and device is not None and device.type == "cuda" else None
-    if apex is not None and hasattr(apex, "FusedSGD"):
+    has_apex = apex is not None and hasattr(apex, "FusedSGD")
+    if choose(params, fused=fused, device=device, apex=has_apex) == "apex":
         return apex.FusedSGD(
             params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov
         )
+    # torch's default (foreach) SGD: one multi-tensor kernel per step already.
     return torch.optim.SGD(
         params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov
     )
@@ -66,21 +102,25 @@ def adamw(
     fused: bool = True,
     device: torch.device | None = None,
 ) -> torch.optim.Optimizer:
-    on_gpu = device is not None and device.type == "cuda"
-    apex = _apex_optimizers() if fused and on_gpu else None
-    if apex is not None and hasattr(apex, "FusedAdam"):
+    params = list(params)
+    apex = _apex_optimizers() if fused and device is not None and device.type == "cuda" else None
+    has_apex = apex is not None and hasattr(apex, "FusedAdam")
+    kind = choose(params, fused=fused, device=device, apex=has_apex)
+    if kind == "apex":
         return apex.FusedAdam(
             params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, adam_w_mode=True
         )
     return torch.optim.AdamW(
-        params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=fused and on_gpu
+        params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=kind == "torch-fused"
     )
 
 
 def implementation(optimizer: torch.optim.Optimizer) -> str:
-    """'apex.FusedSGD', 'torch.optim.SGD', ... (printed at start-up, not an MLPerf key)."""
+    """'apex.FusedAdam', 'torch.AdamW(fused)', 'torch.SGD', ... read back from the optimizer in
+    effect (printed at start-up, not an MLPerf key)."""
     cls = type(optimizer)
-    return f"{cls.__module__.split('.')[0]}.{cls.__name__}"
+    name = f"{cls.__module__.split('.')[0]}.{cls.__name__}"
+    return f"{name}(fused)" if optimizer.defaults.get("fused") else name
 
 
 def add_grad_clipping(optimizer: torch.optim.Optimizer, max_norm: float) -> None:

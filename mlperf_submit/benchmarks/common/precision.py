@@ -38,6 +38,12 @@ class Precision:
             return "tf32"
         return "fp32"
 
+    @property
+    def param_dtype(self) -> torch.dtype | None:
+        """The dtype the weights take part in the forward pass in (bf16/fp16 under autocast),
+        None for fp32: FSDP2 gathers its shards in this dtype (``parallel.shard_model``)."""
+        return _DTYPES.get(self.name)
+
     def autocast(self):
         if self.name == "fp32":
             return contextlib.nullcontext()

@@ -5,8 +5,9 @@
 
 Stages, each a small method (in the spirit of torchtitan's Trainer):
 
-``init``       init_start; submission keys, cache_clear, seed; ``build`` (model, optimizer,
-               compile, DDP) and the hyperparameters read back from the objects in effect;
+``init``       init_start; submission keys, cache_clear, seed; ``build`` (model, compile,
+               FSDP2, optimizer, DDP -- the order in ``launch/distributed/parallel.py``) and
+               the hyperparameters read back from the objects in effect;
                ``warm_up`` (random tensors, state restored). Everything costly happens here.
 ``run``        init_stop + run_start (all ranks together), *then* ``build_data`` -- the first
                time any dataset file is read --, then for each block: ``train_block``,
@@ -32,6 +33,7 @@ from typing import Any
 import torch
 
 from mlperf_submit.benchmarks.common.interface import Benchmark, Block, DataSplits
+from mlperf_submit.benchmarks.common.optim import implementation as optim_impl
 from mlperf_submit.benchmarks.common.precision import MLPERF_DTYPE, Precision, make_precision
 from mlperf_submit.errors import UsageError
 from mlperf_submit.launch.distributed import dist
@@ -77,6 +79,10 @@ def config_filename(bm_cls: type, preset: str) -> str:
     return f"{path}:{preset}" if preset else path
 
 
+def _dtype_name(dtype: torch.dtype | None) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -92,7 +98,7 @@ class Trainer:
         *,
         submission: SubmissionInfo | None = None,
         cache_cleared: bool = False,
-        out=sys.stdout,
+        out=None,
     ) -> None:
         self.bm = benchmark
         self.ctx = benchmark.ctx
@@ -100,10 +106,11 @@ class Trainer:
         self.logger = logger
         self.submission = submission or SubmissionInfo()
         self.cache_cleared = cache_cleared
-        self.out = out
+        self.out = out if out is not None else sys.stdout  # the in-effect line (rank 0)
         self.device = self.ctx.device
         self.precision: Precision = make_precision(self.loop.precision, self.device)
         self.model: torch.nn.Module | None = None  # as trained (compiled / DDP-wrapped)
+        self.compiled = "none"  # what build compiled: "none", "<n> blocks" or "whole"
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler: Any = None
         self.data: DataSplits | None = None
@@ -163,15 +170,32 @@ class Trainer:
         # Same initial weights on every rank (DDP would broadcast rank 0's anyway).
         torch.manual_seed(derive_seed(self.ctx.seed, 0, "model"))
         model = self.bm.build_model()
+        compile_fn = self._compiler()
+        # Compile before any wrapper, so FSDP2's and DDP's hooks stay outside compiled code:
+        # the repeated blocks (one graph serves them all) and the benchmark's loss.
+        blocks = ddp.compile_blocks(model, compile_fn) if compile_fn else 0
+        if compile_fn:
+            self.bm.compile_loss(compile_fn)
+        whole = compile_fn is not None and blocks == 0
         if self.loop.data_parallel == "fsdp2":
+            if whole:
+                model = compile_fn(model)
             # fully_shard replaces the parameters by sharded ones: before the optimizer sees them.
-            model = ddp.shard_model(model)
+            model = ddp.shard_model(model, param_dtype=self.precision.param_dtype)
         self.optimizer, self.scheduler = self.bm.build_optimizer(model)
-        if self.loop.compile:
-            model = torch.compile(model)
         if self.loop.data_parallel == "ddp":
             model = ddp.wrap_model(model, self.device)
+            if whole:
+                # DDP first: compiling DDP's module lets dynamo split the graph at DDP's
+                # buckets, so each all-reduce overlaps the rest of backward. (DDP around a
+                # compiled model sees every gradient at the end of backward.)
+                model = compile_fn(model)
         self.model = model
+        self.compiled = (
+            "none" if compile_fn is None
+            else f"{blocks} block{'s' if blocks > 1 else ''}" if blocks
+            else "whole"
+        )  # fmt: skip
         self.logger.hyperparameters(
             {
                 "global_batch_size": self.bm.global_batch_size(),
@@ -180,8 +204,39 @@ class Trainer:
                 **self.bm.hyperparameters(self.optimizer, self.scheduler),
             }
         )
+        if self.ctx.rank == 0:
+            print(f"mlperf-submit: in effect: {self.in_effect()}", file=self.out, flush=True)
         # Per-rank streams from here on (augmentation, dropout).
         torch.manual_seed(derive_seed(self.ctx.seed, self.ctx.rank, "train"))
+
+    def _compiler(self):
+        """``torch.compile`` with the configured backend, or None without ``loop.compile``."""
+        if not self.loop.compile:
+            return None
+        backend = self.loop.compile_backend
+        return lambda fn: torch.compile(fn, backend=backend)
+
+    def in_effect(self) -> str:
+        """One line on what runs, read back from the objects built (not the request): the
+        optimizer implementation, the parameters' type and dtype, FSDP2's gather/reduce dtypes,
+        what is compiled, the precision."""
+        raw = ddp.unwrap(self.model)
+        p = next(raw.parameters(), None)
+        params = (
+            "none" if p is None else f"{type(p).__name__} {str(p.dtype).removeprefix('torch.')}"
+        )
+        policies = (ddp.fsdp_policy(m) for m in raw.modules())
+        policy = next((x for x in policies if x is not None), None)
+        fsdp = ""
+        if policy is not None:
+            gather = policy.param_dtype or (p.dtype if p is not None else None)
+            reduce = policy.reduce_dtype or gather
+            fsdp = f", FSDP2 gather {_dtype_name(gather)} reduce {_dtype_name(reduce)}"
+        return (
+            f"optimizer {optim_impl(self.optimizer)}, parameters {params}{fsdp}, "
+            f"precision {self.precision.name}, compiled {self.compiled}, "
+            f"communication {MLPERF_DTYPE[ddp.communication_dtype(self.model)]}"
+        )
 
     def run_shape_keys(self) -> dict[str, Any]:
         """The keys every benchmark logs from 6.0.0 on (common.yaml: optional in 6.0.0,

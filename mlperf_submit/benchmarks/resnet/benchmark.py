@@ -166,11 +166,22 @@ class ResNetBenchmark(Benchmark):
     def global_batch_size(self) -> int:
         return self.cfg.data.batch_size * self.ctx.world_size
 
+    def half_images(self) -> bool:
+        """DALI hands fp16 images to a GPU run in reduced precision (the bf16/fp16 autocast
+        casts them at the first convolution anyway: half the bytes through the pipeline)."""
+        return (
+            self.ctx.device.type == "cuda"
+            and self.cfg.loop.precision != "fp32"
+            and self.loader_kind() == "dali"
+        )
+
     def warmup_batch(self) -> Any:
+        # The real batches' dtype: a compiled model must not meet a new input dtype after
+        # run_start (a recompile inside the timed run).
         d, g = self.cfg.data, torch.Generator().manual_seed(0)
         x = torch.randn(d.batch_size, 3, d.image_size, d.image_size, generator=g)
         y = torch.randint(0, self.cfg.model.num_classes, (d.batch_size,), generator=g)
-        return x, y
+        return (x.half() if self.half_images() else x), y
 
     def prepare_pipeline(self) -> None:
         if self.loader_kind() == "dali":
@@ -208,6 +219,7 @@ class ResNetBenchmark(Benchmark):
                 seed=seed,
                 order_seed=derive_seed(ctx.seed, 0, "data-order"),
                 device=ctx.device,
+                half=self.half_images(),
             )
         else:
             from mlperf_submit.benchmarks.resnet.data_torch import TorchImageNet
@@ -224,6 +236,7 @@ class ResNetBenchmark(Benchmark):
                 world=ctx.world_size,
                 # The epoch permutation must be the same on every rank: a rank-free seed.
                 seed=derive_seed(ctx.seed, 0, "data-order"),
+                pin_memory=ctx.device.type == "cuda",
             )
         if data.train_samples != d.train_samples:
             raise InputError(
@@ -244,6 +257,8 @@ class ResNetBenchmark(Benchmark):
             count = min(s.eval_every, s.max_epochs - start)
 
     def _to_device(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        # DALI on a GPU: both already there, images already channels_last (no-ops). The
+        # DataLoader: pinned host memory, so both copies are asynchronous.
         x, y = batch
         dev = self.ctx.device
         x = x.to(dev, non_blocking=True)

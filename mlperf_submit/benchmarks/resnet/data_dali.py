@@ -1,16 +1,25 @@
 """The primary ResNet input pipeline: NVIDIA DALI (``pip install -e .[dali]``).
 
 Train: ``fn.readers.file`` sharded by rank (one global shuffle per epoch, the same on every
-rank; augmentation seeded per rank), ``fn.decoders.image``
-on the GPU (``device="mixed"``, nvJPEG) or the CPU, ``fn.random_resized_crop`` (area 8-100 %),
-``fn.crop_mirror_normalize`` with a random horizontal flip and the ImageNet mean/std, output
-NCHW float. Eval: decode, resize the shorter side to size/0.875, centre crop, normalise; the
-iterator drops the reader's padding so every validation image counts exactly once.
+rank, drawn from the run's data-order seed; augmentation seeded per rank),
+``fn.decoders.image`` on the GPU (``device="mixed"``, nvJPEG) or the CPU,
+``fn.random_resized_crop`` (area 8-100 %), ``fn.crop_mirror_normalize`` with a random horizontal
+flip and the ImageNet mean/std. Eval: decode, resize the shorter side to size/0.875, centre
+crop, normalise; the iterator drops the reader's padding so every validation image counts
+exactly once.
+
+The order: with ``shuffle_after_epoch`` the reader ignores its ``seed`` and shuffles from a
+fixed default plus the epoch -- every run of a campaign would see the same image order -- so
+the run's order seed goes to ``shuffle_after_epoch_seed`` (DALI 2.x), which also orders the
+first epoch.
 
 On a machine without CUDA the pipelines run on the CPU (``device_id=None``) and yield CPU
-tensors; with CUDA they yield tensors on this rank's GPU. Each training "epoch" takes exactly
-``train_samples // global_batch`` batches from a continuous stream, so all ranks step together
-even when the shards differ in size by one image.
+tensors, NCHW fp32. With CUDA they yield tensors on this rank's GPU with nothing left for the
+host to do per step: images NHWC (handed over as an NCHW view in channels_last memory, the
+layout the convolutions want) in fp16 when the run computes in reduced precision, labels moved
+to the GPU inside the pipeline. Each training "epoch" takes exactly ``train_samples //
+global_batch`` batches from a continuous stream, so all ranks step together even when the
+shards differ in size by one image.
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ def _pipelines():
     fn, pipeline_def, types, _, _ = import_dali()
 
     @pipeline_def
-    def train_pipe(root, shard_id, num_shards, size, min_area, decoder, order_seed):
+    def train_pipe(root, shard_id, num_shards, size, min_area, decoder, order_seed, out):
         # A global shuffle, the same permutation on every rank (one seed for all readers), cut
         # into disjoint shards: each rank sees every class, and an epoch covers the dataset
         # once. (random_shuffle would only shuffle inside each rank's contiguous -- i.e.
@@ -59,19 +68,19 @@ def _pipelines():
             shard_id=shard_id,
             num_shards=num_shards,
             shuffle_after_epoch=True,
-            seed=order_seed,
+            shuffle_after_epoch_seed=order_seed,
             name="Reader",
         )
         images = fn.decoders.image(jpegs, device=decoder, output_type=types.RGB)
         images = fn.random_resized_crop(images, size=(size, size), random_area=[min_area, 1.0])
         flip = fn.random.coin_flip(probability=0.5)
         images = fn.crop_mirror_normalize(
-            images, dtype=types.FLOAT, output_layout="CHW", mean=MEAN, std=STD, mirror=flip
+            images, dtype=out.dtype, output_layout=out.layout, mean=MEAN, std=STD, mirror=flip
         )
-        return images, labels
+        return images, out.labels(labels)
 
     @pipeline_def
-    def eval_pipe(root, shard_id, num_shards, size, decoder):
+    def eval_pipe(root, shard_id, num_shards, size, decoder, out):
         jpegs, labels = fn.readers.file(
             file_root=root,
             shard_id=shard_id,
@@ -84,15 +93,28 @@ def _pipelines():
         images = fn.resize(images, resize_shorter=eval_resize(size))
         images = fn.crop_mirror_normalize(
             images,
-            dtype=types.FLOAT,
-            output_layout="CHW",
+            dtype=out.dtype,
+            output_layout=out.layout,
             crop=(size, size),
             mean=MEAN,
             std=STD,
         )
-        return images, labels
+        return images, out.labels(labels)
 
     return train_pipe, eval_pipe
+
+
+class _Output:
+    """What the pipelines hand over: the image layout and dtype, and where the labels are."""
+
+    def __init__(self, gpu: bool, half: bool) -> None:
+        _, _, types, _, _ = import_dali()
+        self.gpu = gpu
+        self.layout = "HWC" if gpu else "CHW"
+        self.dtype = types.FLOAT16 if gpu and half else types.FLOAT
+
+    def labels(self, labels):
+        return labels.gpu() if self.gpu else labels
 
 
 def _guarded(call, root):
@@ -130,11 +152,16 @@ class DaliImageNet(DataSplits):
         seed: int,
         order_seed: int,
         device: torch.device,
+        half: bool = False,
     ) -> None:
+        """``order_seed``: the image order (the same on every rank); ``seed``: this rank's
+        augmentation. ``half``: fp16 images on a GPU (a bf16/fp16 run)."""
         _, _, _, DALIGenericIterator, LastBatchPolicy = import_dali()
         train_pipe, eval_pipe = _pipelines()
         gpu = device.type == "cuda"
+        self._out = _Output(gpu, half)
         common = dict(
+            out=self._out,
             num_threads=max(1, threads),
             device_id=device.index if gpu else None,
             shard_id=rank,
@@ -199,10 +226,12 @@ class DaliImageNet(DataSplits):
             self._stream = iter(self._train_it)
             return _guarded_next(self._stream, self._root)
 
-    @staticmethod
-    def _unpack(out) -> tuple[torch.Tensor, torch.Tensor]:
+    def _unpack(self, out) -> tuple[torch.Tensor, torch.Tensor]:
         batch = out[0]
-        return batch["data"], batch["label"].view(-1).long()
+        images = batch["data"]
+        if self._out.layout == "HWC":  # NCHW view of NHWC memory: channels_last, no copy
+            images = images.permute(0, 3, 1, 2)
+        return images, batch["label"].view(-1).long()
 
     def train_epoch(self, epoch: int) -> Iterable:
         for _ in range(self.steps_per_epoch):

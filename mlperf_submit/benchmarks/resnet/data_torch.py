@@ -2,8 +2,10 @@
 
 Same augmentations as the DALI pipeline: random-resized-crop (area 8-100 %, aspect 3/4-4/3),
 horizontal flip, ImageNet normalisation; eval: resize the shorter side to size/0.875, centre
-crop. Each training epoch is a permutation shared by all ranks (seeded by run seed and epoch)
-cut into equal per-rank shards, so every rank takes the same number of steps.
+crop. Each training epoch is a permutation shared by all ranks (seeded by the run's data-order
+seed and the epoch) cut into equal per-rank shards, so every rank takes the same number of
+steps. For a GPU run the batches come in pinned memory (``pin_memory``), so the copies to the
+device are asynchronous instead of a synchronous copy from pageable memory each step.
 """
 
 from __future__ import annotations
@@ -140,7 +142,10 @@ class TorchImageNet(DataSplits):
         rank: int,
         world: int,
         seed: int,
+        pin_memory: bool = False,
     ) -> None:
+        """``seed``: the image order and augmentation (the same on every rank: the order must
+        be, and each rank crops other images). ``pin_memory``: for a GPU run."""
         self.train_samples = len(train.files)
         self.eval_samples = len(val.files)
         self.steps_per_epoch = self.train_samples // (batch_size * world)
@@ -151,7 +156,7 @@ class TorchImageNet(DataSplits):
             )
         self._train_ds = TrainImages(train.files, image_size, min_area, seed)
         self._sampler = _EpochShard(self.train_samples, rank, world, batch_size, seed)
-        common = dict(num_workers=workers, persistent_workers=workers > 0)
+        common = dict(num_workers=workers, persistent_workers=workers > 0, pin_memory=pin_memory)
         self._train = DataLoader(
             self._train_ds, batch_size=batch_size, sampler=self._sampler, drop_last=True, **common
         )

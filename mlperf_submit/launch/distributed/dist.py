@@ -17,7 +17,8 @@ Backends (``init_distributed(backend=...)``):
 * ``"horovod"``: ``horovod.torch`` (optional; ``scripts/install_horovod.sh`` builds it).
 
 Under an MPI launcher (mpirun / mpiexec) the mpi4py communicator is opened as well when mpi4py
-is installed: it tells a multi-host job where rank 0 is when ``MASTER_ADDR`` is not set.
+is installed: it tells a multi-host job where rank 0 is when ``MASTER_ADDR`` is not set. The
+rank's GPU is made the current device first (a CUDA-aware MPI opens its context there).
 Collectives use, in order: torch.distributed if initialised, Horovod, mpi4py, else nothing.
 torch and mpi4py are imported only when a process group is really created.
 """
@@ -48,6 +49,7 @@ class _State:
     mpi_comm: object | None = None
     hvd: object | None = None
     initialised: bool = False
+    device: str | None = None  # what _bind_device made current ("cuda:1", "cpu"), before MPI
 
 
 _state = _State()
@@ -67,11 +69,30 @@ def init_distributed(backend: str = "auto", *, timeout_s: float = 1800.0) -> Dis
     if backend == "horovod":
         return _init_horovod(env)
     if env.launcher in MPI_LAUNCHERS or backend == "mpi":
+        _bind_device(env)  # before mpi4py initialises MPI
         env = _init_mpi(env, required=backend == "mpi")
     if env.world_size > 1 and backend != "mpi":
         _init_torch(env, backend, timeout_s)
     _state.env, _state.initialised = env, True
     return env
+
+
+def _bind_device(env: DistEnv) -> None:
+    """Make this rank's GPU (local rank modulo the visible GPUs) the current CUDA device before
+    mpi4py initialises MPI: a CUDA-aware MPI (UCX) opens its context on the current device, so
+    without this every rank of the node would open one on GPU 0 (memory lost there, and a
+    context that NCCL and the training later contend with). Records ``_state.device``."""
+    try:
+        import torch
+    except ImportError:  # an MPI-only job (backend "mpi" without torch): nothing to bind
+        _state.device = "cpu"
+        return
+    if torch.cuda.is_available():
+        index = env.local_rank % torch.cuda.device_count()
+        torch.cuda.set_device(index)
+        _state.device = f"cuda:{index}"
+    else:
+        _state.device = "cpu"
 
 
 def _init_mpi(env: DistEnv, *, required: bool) -> DistEnv:

@@ -159,3 +159,34 @@ def test_each_rank_trains_on_a_global_shuffle(tiny_imagenet, build):
         first = torch.cat([y for _, y in data.train_epoch(0)])
         assert len(set(first.tolist())) == 10, rank
         data.close()
+
+
+def _train_labels(root, loader: str, seed: int, epochs: int = 1) -> list[torch.Tensor]:
+    """Rank 0's training labels of the first ``epochs`` epochs of a run with master seed
+    ``seed``, built the way the run builds them (ResNetBenchmark.build_data)."""
+    from mlperf_submit.benchmarks.common.config import apply_overrides
+    from mlperf_submit.benchmarks.common.interface import RunContext
+    from mlperf_submit.benchmarks.resnet.benchmark import ResNetBenchmark
+    from mlperf_submit.benchmarks.resnet.config import tiny
+
+    cfg = apply_overrides(tiny(), [f"data.loader={loader}"])
+    bm = ResNetBenchmark(cfg, RunContext(seed=seed, data_dir=root, ruleset="4.0.0"))
+    data = bm.build_data()
+    try:
+        return [torch.cat([y for _, y in data.train_epoch(e)]) for e in range(epochs)]
+    finally:
+        data.close()
+
+
+@pytest.mark.parametrize("loader", ["dali", "torch"])
+def test_the_run_seed_sets_the_image_order(tiny_imagenet, loader):
+    """Issue 17 item 6: DALI's reader ignores ``seed`` under shuffle_after_epoch (a fixed
+    default), so every run of a campaign saw one order. Two seeds: two orders; one seed, built
+    twice: one order; and each epoch its own."""
+    a0, a1 = _train_labels(tiny_imagenet, loader, seed=1, epochs=2)
+    (again,) = _train_labels(tiny_imagenet, loader, seed=1)
+    (b0,) = _train_labels(tiny_imagenet, loader, seed=2)
+    assert torch.equal(a0, again)
+    assert not torch.equal(a0, b0)
+    assert not torch.equal(a0, a1)
+    assert len(a0) == len(b0) == 400 // 32 * 32  # whole batches of one epoch

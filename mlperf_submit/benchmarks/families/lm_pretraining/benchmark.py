@@ -67,6 +67,7 @@ class LMPretrainingBenchmark(Benchmark):
                 f"multiple of {world}"
             )
         self.local_batch = gbs // world
+        self._loss_fn = next_token_loss  # compiled by compile_loss under loop.compile
 
     @classmethod
     def closed_problems(cls, cfg: PretrainConfig) -> list[str]:
@@ -103,6 +104,10 @@ class LMPretrainingBenchmark(Benchmark):
     def build_model(self) -> nn.Module:
         with self.model_device():
             return Decoder(self.cfg.model, checkpoint_blocks=self.cfg.activation_checkpointing)
+
+    def compile_loss(self, compile_fn) -> None:
+        # logits.float() + cross-entropy fused: the fp32 copy of the logits is never stored.
+        self._loss_fn = compile_fn(next_token_loss)
 
     def build_optimizer(self, model: nn.Module):
         o = self.cfg.optim
@@ -189,7 +194,7 @@ class LMPretrainingBenchmark(Benchmark):
 
     def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, int]:
         inputs, labels = self._split(batch)
-        loss = next_token_loss(model(inputs), labels)
+        loss = self._loss_fn(model(inputs), labels)
         aux = getattr(unwrap(model), "aux_loss", None)
         extra = aux() if callable(aux) else None
         return (loss if extra is None else loss + extra), inputs.shape[0]
