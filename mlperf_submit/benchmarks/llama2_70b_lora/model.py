@@ -1,0 +1,147 @@
+"""The fine-tuned model: the family's Llama decoder (fused QKV), a frozen base loaded from a
+Hugging Face checkpoint, and LoRA adapters injected by ``peft``.
+
+peft wraps ``nn.Linear`` modules by name (``LoraConfig(target_modules=["wqkv", "wo"])`` +
+``inject_adapter_in_model``): each target becomes a ``peft.tuners.lora.Linear`` whose
+``base_layer`` is our Linear and whose ``lora_A`` / ``lora_B`` hold the adapter, with the
+reference's init (A Kaiming-uniform, B zero: the adapted model starts as the base model) and
+peft's own forward (``base(x) + B(A(dropout(x))) * alpha / r``). peft also freezes everything
+but the adapters. Nothing here re-implements LoRA.
+
+The model is built on the meta device and materialised once, straight into its final storage::
+
+    model = build(cfg, base_dtype)                  # meta: decoder + adapters, no memory
+    # (FSDP2: the Trainer shards it here, so each rank allocates only its own rows)
+    report = materialize(model, cfg, device, ckpt)  # allocate, read the checkpoint shard by
+                                                    # shard into the (local) rows, init adapters
+
+so a 70B base is never whole on one rank, and no time is spent on a random init that the
+checkpoint would overwrite. The base weights are stored in ``base_dtype`` (bf16 on a GPU, as
+the reference loads them), the adapters in fp32 (the optimizer's master weights; DeepSpeed
+keeps fp32 masters in the reference).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mlperf_submit.benchmarks.families.decoder.hf_names import FUSED_QKV, llama_sources
+from mlperf_submit.benchmarks.families.decoder.model import Decoder
+from mlperf_submit.benchmarks.families.decoder.rope import rope_cos_sin
+from mlperf_submit.benchmarks.families.hf_checkpoint import LoadReport, load_checkpoint, read_index
+from mlperf_submit.errors import UsageError
+
+ADAPTER = "default"
+"""peft's adapter name (one adapter per run)."""
+
+
+def lora_config(settings):
+    """The peft ``LoraConfig`` of the reference (bias none, the given r / alpha / dropout)."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=settings.rank,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=list(settings.target_modules),
+        bias="none",
+    )
+
+
+def build(cfg, base_dtype: torch.dtype, *, checkpoint_blocks: bool = False) -> nn.Module:
+    """Decoder + adapters on the meta device: base parameters frozen in ``base_dtype``,
+    adapters trainable in fp32."""
+    from peft import inject_adapter_in_model
+
+    with torch.device("meta"):
+        model = Decoder(cfg.model, checkpoint_blocks=checkpoint_blocks)
+    model = inject_adapter_in_model(lora_config(cfg.lora), model, adapter_name=ADAPTER)
+    layers = adapter_layers(model)
+    if not layers:
+        raise UsageError(
+            f"lora.target_modules={','.join(cfg.lora.target_modules)} matches no module of the "
+            "model (the attention projections are wqkv and wo, or wq/wk/wv with fused_qkv off)"
+        )
+    for p in model.parameters():
+        p.data = torch.empty_like(p, dtype=torch.float32 if p.requires_grad else base_dtype)
+    return model
+
+
+def adapter_layers(model: nn.Module) -> list[nn.Module]:
+    """The peft LoRA layers of ``model``, in module order."""
+    from peft.tuners.lora import LoraLayer
+
+    return [m for m in model.modules() if isinstance(m, LoraLayer)]
+
+
+def lora_values(layers: list[nn.Module]) -> dict[str, float]:
+    """r, alpha and dropout as the adapter layers hold them (the same in every layer)."""
+    seen = {
+        (m.r[ADAPTER], m.lora_alpha[ADAPTER], float(getattr(m.lora_dropout[ADAPTER], "p", 0.0)))
+        for m in layers
+    }
+    if len(seen) != 1:
+        raise UsageError(f"the adapters disagree on (r, alpha, dropout): {sorted(seen)}")
+    r, alpha, dropout = seen.pop()
+    return {"rank": r, "alpha": alpha, "dropout": dropout}
+
+
+def checkpoint_is_fused(directory: str | Path) -> bool:
+    """Whether the checkpoint holds fused ``qkv_proj`` tensors (the MLPerf 70B one does)."""
+    return f"model.layers.0.{FUSED_QKV}" in read_index(directory).weight_map
+
+
+def base_sources(model: nn.Module, cfg, fused_checkpoint: bool) -> dict:
+    """The checkpoint name map under the names the adapted model has: peft moves a wrapped
+    Linear's weight to ``<module>.base_layer.weight``."""
+    params = dict(model.named_parameters())
+    out = {}
+    for name, src in llama_sources(cfg.model, fused_qkv=fused_checkpoint).items():
+        if name not in params:
+            module, _, leaf = name.rpartition(".")
+            name = f"{module}.base_layer.{leaf}"
+        out[name] = src
+    return out
+
+
+@torch.no_grad()
+def materialize(model: nn.Module, cfg, device: torch.device, checkpoint: str | Path) -> LoadReport:
+    """Allocate ``model`` on ``device`` (each rank its own rows under FSDP2), fill the base from
+    the checkpoint, initialise the adapters (A Kaiming-uniform from the torch RNG, B zero)."""
+    model.to_empty(device=device)
+    # Non-persistent buffers are not in any checkpoint: recompute the RoPE tables.
+    m = cfg.model
+    cos, sin = rope_cos_sin(m.rotary_dim, m.max_seq_len, m.rope_theta, m.rope_scaling)
+    model.rope_cos.copy_(cos)
+    model.rope_sin.copy_(sin)
+    sources = base_sources(model, cfg, checkpoint_is_fused(checkpoint))
+    report = load_checkpoint(model, checkpoint, sources)
+    base = {n for n, p in model.named_parameters() if not p.requires_grad}
+    missing = sorted(base - set(report.loaded))
+    if missing:  # a parameter left as uninitialised memory would train on garbage
+        raise UsageError(f"the checkpoint name map leaves base parameters unfilled: {missing[:5]}")
+    for layer in adapter_layers(model):
+        layer.reset_lora_parameters(ADAPTER, True)
+    return report
+
+
+@torch.no_grad()
+def random_base(model: nn.Module, device: torch.device) -> None:
+    """Allocate and randomly initialise the whole model (benchmarks of speed, no checkpoint)."""
+    model.to_empty(device=device)
+    cfg = model.cfg
+    cos, sin = rope_cos_sin(cfg.rotary_dim, cfg.max_seq_len, cfg.rope_theta, cfg.rope_scaling)
+    model.rope_cos.copy_(cos)
+    model.rope_sin.copy_(sin)
+    for p in model.parameters():
+        if p.requires_grad:
+            continue
+        if p.dim() == 1:
+            p.fill_(1.0)
+        else:
+            p.normal_(0.0, cfg.init_std)
+    for layer in adapter_layers(model):
+        layer.reset_lora_parameters(ADAPTER, True)
