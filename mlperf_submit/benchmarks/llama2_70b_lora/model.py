@@ -108,40 +108,39 @@ def base_sources(model: nn.Module, cfg, fused_checkpoint: bool) -> dict:
 
 
 @torch.no_grad()
-def materialize(model: nn.Module, cfg, device: torch.device, checkpoint: str | Path) -> LoadReport:
+def materialize(
+    model: nn.Module, cfg, device: torch.device, checkpoint: str | Path | None
+) -> LoadReport | None:
     """Allocate ``model`` on ``device`` (each rank its own rows under FSDP2), fill the base from
-    the checkpoint, initialise the adapters (A Kaiming-uniform from the torch RNG, B zero)."""
+    the checkpoint, initialise the adapters (A Kaiming-uniform from the torch RNG, B zero).
+
+    ``checkpoint=None`` (a benchmark built without data, in tests of the loop): the base is drawn
+    from the torch RNG instead, as the decoder initialises itself."""
     model.to_empty(device=device)
     # Non-persistent buffers are not in any checkpoint: recompute the RoPE tables.
     m = cfg.model
     cos, sin = rope_cos_sin(m.rotary_dim, m.max_seq_len, m.rope_theta, m.rope_scaling)
     model.rope_cos.copy_(cos)
     model.rope_sin.copy_(sin)
-    sources = base_sources(model, cfg, checkpoint_is_fused(checkpoint))
-    report = load_checkpoint(model, checkpoint, sources)
-    base = {n for n, p in model.named_parameters() if not p.requires_grad}
-    missing = sorted(base - set(report.loaded))
-    if missing:  # a parameter left as uninitialised memory would train on garbage
-        raise UsageError(f"the checkpoint name map leaves base parameters unfilled: {missing[:5]}")
+    report = None
+    if checkpoint is None:
+        for p in model.parameters():
+            if p.requires_grad:
+                continue
+            if p.dim() == 1:
+                p.fill_(1.0)  # norm gains
+            else:
+                p.normal_(0.0, m.init_std)
+    else:
+        report = load_checkpoint(
+            model, checkpoint, base_sources(model, cfg, checkpoint_is_fused(checkpoint))
+        )
+        base = {n for n, p in model.named_parameters() if not p.requires_grad}
+        missing = sorted(base - set(report.loaded))
+        if missing:  # a parameter left as uninitialised memory would train on garbage
+            raise UsageError(
+                f"the checkpoint name map leaves base parameters unfilled: {missing[:5]}"
+            )
     for layer in adapter_layers(model):
         layer.reset_lora_parameters(ADAPTER, True)
     return report
-
-
-@torch.no_grad()
-def random_base(model: nn.Module, device: torch.device) -> None:
-    """Allocate and randomly initialise the whole model (benchmarks of speed, no checkpoint)."""
-    model.to_empty(device=device)
-    cfg = model.cfg
-    cos, sin = rope_cos_sin(cfg.rotary_dim, cfg.max_seq_len, cfg.rope_theta, cfg.rope_scaling)
-    model.rope_cos.copy_(cos)
-    model.rope_sin.copy_(sin)
-    for p in model.parameters():
-        if p.requires_grad:
-            continue
-        if p.dim() == 1:
-            p.fill_(1.0)
-        else:
-            p.normal_(0.0, cfg.init_std)
-    for layer in adapter_layers(model):
-        layer.reset_lora_parameters(ADAPTER, True)

@@ -78,7 +78,7 @@ def pretrain(spec: BaseModelSpec):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         return model.eval(), losses
     finally:
         torch.set_num_threads(threads)
