@@ -161,8 +161,9 @@ def read_index(directory: str | os.PathLike) -> CheckpointIndex:
     raise InputError(f"{d}: neither {INDEX} nor {SINGLE} (a Hugging Face checkpoint directory)")
 
 
-def _local_region(param: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ...], torch.Tensor]:
-    """(global offset, local shape, local tensor) of a parameter; a DTensor's own shard."""
+def local_region(param: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ...], torch.Tensor]:
+    """(global offset, local shape, local tensor) of a parameter: a DTensor's own shard (FSDP2),
+    or the whole of a plain tensor."""
     from torch.distributed.tensor import DTensor
 
     if isinstance(param, DTensor):
@@ -187,7 +188,7 @@ def _read_region(handle, tensor: str, rows0: int, offset, shape) -> torch.Tensor
 def _fill_rows(handle, tensor: str, rows0: int, into: tuple[int, int], param) -> None:
     """Copy into this rank's part of ``param`` the rows it holds of ``into``; they come from the
     checkpoint tensor's rows starting at ``rows0``."""
-    offset, shape, local = _local_region(param)
+    offset, shape, local = local_region(param)
     if not all(shape):
         return  # this rank holds no rows of it (more ranks than rows)
     if not shape:  # a 0-d parameter

@@ -23,6 +23,7 @@ keeps fp32 masters in the reference).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -31,7 +32,12 @@ from torch import nn
 from mlperf_submit.benchmarks.families.decoder.hf_names import FUSED_QKV, llama_sources
 from mlperf_submit.benchmarks.families.decoder.model import Decoder
 from mlperf_submit.benchmarks.families.decoder.rope import rope_cos_sin
-from mlperf_submit.benchmarks.families.hf_checkpoint import LoadReport, load_checkpoint, read_index
+from mlperf_submit.benchmarks.families.hf_checkpoint import (
+    LoadReport,
+    load_checkpoint,
+    local_region,
+    read_index,
+)
 from mlperf_submit.errors import UsageError
 
 ADAPTER = "default"
@@ -112,7 +118,7 @@ def materialize(
     model: nn.Module, cfg, device: torch.device, checkpoint: str | Path | None
 ) -> LoadReport | None:
     """Allocate ``model`` on ``device`` (each rank its own rows under FSDP2), fill the base from
-    the checkpoint, initialise the adapters (A Kaiming-uniform from the torch RNG, B zero).
+    the checkpoint, initialise the adapters (:func:`init_adapters`).
 
     ``checkpoint=None`` (a benchmark built without data, in tests of the loop): the base is drawn
     from the torch RNG instead, as the decoder initialises itself."""
@@ -141,6 +147,21 @@ def materialize(
             raise UsageError(
                 f"the checkpoint name map leaves base parameters unfilled: {missing[:5]}"
             )
-    for layer in adapter_layers(model):
-        layer.reset_lora_parameters(ADAPTER, True)
+    init_adapters(adapter_layers(model))
     return report
+
+
+@torch.no_grad()
+def init_adapters(layers: list[nn.Module]) -> None:
+    """peft's LoRA init (``reset_lora_parameters(init_lora_weights=True)``: A as nn.Linear's
+    default, Kaiming-uniform with a = sqrt(5); B zero), drawn for the *whole* A on the CPU from
+    the torch RNG, then each rank keeps its rows: the same adapters whether or not FSDP2 shards
+    them (peft's own init on a DTensor draws a different stream per shard)."""
+    for layer in layers:
+        a = layer.lora_A[ADAPTER].weight
+        full = torch.empty(a.shape, dtype=torch.float32)
+        nn.init.kaiming_uniform_(full, a=math.sqrt(5))
+        offset, shape, local = local_region(a)
+        rows = tuple(slice(o, o + n) for o, n in zip(offset, shape))
+        local.copy_(full[rows])
+        local_region(layer.lora_B[ADAPTER].weight)[2].zero_()
