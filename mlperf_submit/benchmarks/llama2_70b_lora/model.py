@@ -64,16 +64,19 @@ def build(cfg, base_dtype: torch.dtype, *, checkpoint_blocks: bool = False) -> n
 
     with torch.device("meta"):
         model = Decoder(cfg.model, checkpoint_blocks=checkpoint_blocks)
+        linears = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                          if isinstance(m, nn.Linear)})  # fmt: skip
+        unknown = [t for t in cfg.lora.target_modules if t not in linears]
+        if unknown:
+            raise UsageError(
+                f"lora.target_modules={','.join(cfg.lora.target_modules)}: no Linear module named "
+                f"{', '.join(unknown)} in the model (it has: {', '.join(linears)}; the reference's "
+                "qkv_proj,o_proj are wqkv,wo here)"
+            )
         # low_cpu_mem_usage: peft creates the adapters on meta too (else it allocates and
         # initialises 178 MB of 70B adapters on the CPU only to move them to meta)
         model = inject_adapter_in_model(
             lora_config(cfg.lora), model, adapter_name=ADAPTER, low_cpu_mem_usage=True
-        )
-    layers = adapter_layers(model)
-    if not layers:
-        raise UsageError(
-            f"lora.target_modules={','.join(cfg.lora.target_modules)} matches no module of the "
-            "model (the attention projections are wqkv and wo, or wq/wk/wv with fused_qkv off)"
         )
     for p in model.parameters():
         p.data = torch.empty_like(p, dtype=torch.float32 if p.requires_grad else base_dtype)
