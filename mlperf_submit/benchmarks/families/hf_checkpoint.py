@@ -9,8 +9,9 @@ The layout of ``meta-llama/Llama-2-70b-hf`` and of every large HF model::
     (or a single model.safetensors without an index)
 
 A benchmark maps each of its parameter names to a :class:`Source` (a checkpoint tensor, or a
-row range of one: a fused ``qkv_proj`` feeds three of our projections) and calls
-:func:`load_checkpoint`. Each shard file is opened once, memory-mapped by ``safetensors``; for a
+row range of one: a fused ``qkv_proj`` feeds three of our projections), or to several Sources
+that fill row ranges of the parameter (three ``q/k/v_proj`` tensors feed one fused ``wqkv``),
+and calls :func:`load_checkpoint`. Each shard file is opened once, memory-mapped by ``safetensors``; for a
 parameter sharded by FSDP2 (a DTensor) only the rows this rank holds are read, so a 70B model is
 never whole on one rank. Every problem is an :class:`InputError` naming the tensor and the file:
 a missing shard, a tensor absent from the index, a shape that differs from the model's, a dtype
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,10 +57,38 @@ _DTYPES = {
 
 @dataclass(frozen=True)
 class Source:
-    """Where one parameter comes from: a checkpoint tensor, or rows ``[start, stop)`` of it."""
+    """Where one parameter (or rows of it) comes from: a checkpoint tensor, or rows
+    ``[start, stop)`` of it."""
 
     tensor: str
     rows: tuple[int, int] | None = None
+    """Rows of the checkpoint tensor (None: all of it)."""
+    into: tuple[int, int] | None = None
+    """Rows ``[start, stop)`` of the *parameter* this source fills (None: all of it). A
+    parameter fed by several sources lists them in a tuple whose ``into`` ranges tile its rows."""
+
+
+SourceMap = Mapping[str, "Source | Sequence[Source]"]
+"""Our parameter name -> its source, or the sources that fill its row ranges."""
+
+
+def _parts(name: str, entry, param) -> tuple[Source, ...]:
+    """The sources of one parameter, checked to fill its rows exactly once."""
+    parts = (entry,) if isinstance(entry, Source) else tuple(entry)
+    if len(parts) == 1 and parts[0].into is None:
+        return parts
+    rows = param.shape[0] if param.dim() else 0
+    spans = sorted(p.into or (0, rows) for p in parts)
+    edge = 0
+    for start, stop in spans:
+        if start != edge or stop <= start:
+            break
+        edge = stop
+    if edge != rows or not spans:
+        raise UsageError(
+            f"checkpoint name map: the sources of {name} fill rows {spans}, not [0, {rows}) once"
+        )
+    return parts
 
 
 @dataclass
@@ -132,8 +161,9 @@ def read_index(directory: str | os.PathLike) -> CheckpointIndex:
     raise InputError(f"{d}: neither {INDEX} nor {SINGLE} (a Hugging Face checkpoint directory)")
 
 
-def _local_region(param: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ...], torch.Tensor]:
-    """(global offset, local shape, local tensor) of a parameter; a DTensor's own shard."""
+def local_region(param: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ...], torch.Tensor]:
+    """(global offset, local shape, local tensor) of a parameter: a DTensor's own shard (FSDP2),
+    or the whole of a plain tensor."""
     from torch.distributed.tensor import DTensor
 
     if isinstance(param, DTensor):
@@ -155,17 +185,38 @@ def _read_region(handle, tensor: str, rows0: int, offset, shape) -> torch.Tensor
     return handle.get_slice(tensor)[tuple(slice(s, s + n) for s, n in zip(starts, shape))]
 
 
+def _fill_rows(handle, tensor: str, rows0: int, into: tuple[int, int], param) -> None:
+    """Copy into this rank's part of ``param`` the rows it holds of ``into``; they come from the
+    checkpoint tensor's rows starting at ``rows0``."""
+    offset, shape, local = local_region(param)
+    if not all(shape):
+        return  # this rank holds no rows of it (more ranks than rows)
+    if not shape:  # a 0-d parameter
+        with torch.no_grad():
+            local.copy_(handle.get_slice(tensor)[()].to(local.dtype))
+        return
+    lo, hi = max(offset[0], into[0]), min(offset[0] + shape[0], into[1])
+    if lo >= hi:
+        return  # none of this source's rows live on this rank
+    region = _read_region(
+        handle, tensor, rows0 + lo - into[0], (0, *offset[1:]), (hi - lo, *shape[1:])
+    )
+    with torch.no_grad():
+        local[lo - offset[0] : hi - offset[0]].copy_(region.to(local.dtype))
+
+
 def load_checkpoint(
     model: nn.Module,
     directory: str | os.PathLike,
-    sources: Mapping[str, Source],
+    sources: SourceMap,
     *,
     allow_unused: bool = True,
 ) -> LoadReport:
     """Fill every parameter named in ``sources`` from the checkpoint in ``directory``.
 
-    Parameters must exist on a real device (not meta); DTensors receive only their local rows.
-    Parameters not in ``sources`` are left as they are (LoRA adapters, say)."""
+    Parameters must exist on a real device (not meta); DTensors (FSDP2) receive only their
+    local rows, read from the memory-mapped shard. Parameters not in ``sources`` are left as
+    they are (LoRA adapters, say). Each shard file is opened once."""
     from safetensors import safe_open
 
     index = read_index(directory)
@@ -173,14 +224,15 @@ def load_checkpoint(
     unknown = sorted(set(sources) - set(params))
     if unknown:
         raise UsageError(f"checkpoint name map names parameters the model lacks: {unknown[:5]}")
-    by_file: dict[str, list[str]] = defaultdict(list)
-    for name, src in sources.items():
-        if src.tensor not in index.weight_map:
-            raise InputError(
-                f"{index.where(src.tensor)}: the checkpoint has no tensor {src.tensor!r} "
-                f"(needed for {name})"
-            )
-        by_file[index.weight_map[src.tensor]].append(name)
+    by_file: dict[str, list[tuple[str, Source]]] = defaultdict(list)
+    for name, entry in sources.items():
+        for src in _parts(name, entry, params[name]):
+            if src.tensor not in index.weight_map:
+                raise InputError(
+                    f"{index.where(src.tensor)}: the checkpoint has no tensor {src.tensor!r} "
+                    f"(needed for {name})"
+                )
+            by_file[index.weight_map[src.tensor]].append((name, src))
     report = LoadReport()
     want_dtype = index.dtype
     for shard in sorted(by_file):
@@ -192,15 +244,17 @@ def load_checkpoint(
             raise InputError(f"{path}: not a safetensors file ({err})") from None
         with handle_cm as handle:
             present = set(handle.keys())
-            for name in by_file[shard]:
-                src, param = sources[name], params[name]
+            for name, src in by_file[shard]:
                 if src.tensor not in present:
                     raise InputError(
                         f"{path}: the index lists {src.tensor!r} here but it is absent"
                     )
-                _load_one(handle, path, name, src, param, want_dtype)
-                report.loaded.append(name)
-    used = {s.tensor for s in sources.values()}
+                _load_one(handle, path, name, src, params[name], want_dtype)
+                if name not in report.loaded:
+                    report.loaded.append(name)
+    used = {
+        src.tensor for name, entry in sources.items() for src in _parts(name, entry, params[name])
+    }
     report.unused = sorted(set(index.weight_map) - used)
     if report.unused and not allow_unused:
         raise InputError(
@@ -230,18 +284,19 @@ def _load_one(handle, path: Path, name: str, src: Source, param, want_dtype) -> 
                 f"[{start}, {stop}) (needed for {name})"
             )
         rows0, full = start, (stop - start, *full[1:])
-    if tuple(param.shape) != full:
+    want = tuple(param.shape)
+    into = src.into or ((0, want[0]) if want else (0, 0))
+    if src.into is not None:
+        want = (into[1] - into[0], *want[1:])
+    if want != full:
+        part = "" if src.into is None else f" rows [{into[0]}, {into[1]})"
         raise InputError(
-            f"{path}: tensor {src.tensor!r} has shape {list(full)} but the model's {name} is "
-            f"{list(param.shape)}: a checkpoint of another model size?"
+            f"{path}: tensor {src.tensor!r} has shape {list(full)} but the model's {name}{part} "
+            f"is {list(want)}: a checkpoint of another model size?"
         )
     if param.device.type == "meta":
         raise UsageError(f"{name} is on the meta device: materialise the model before loading")
-    offset, shape, local = _local_region(param)
-    if not all(shape):
-        return  # this rank holds no rows of it (more ranks than rows)
-    with torch.no_grad():
-        local.copy_(_read_region(handle, src.tensor, rows0, offset, shape).to(local.dtype))
+    _fill_rows(handle, src.tensor, rows0, into, param)
 
 
 def save_checkpoint(

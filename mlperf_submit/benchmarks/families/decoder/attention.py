@@ -4,6 +4,10 @@
 efficient on GPU, the fused CPU kernel here) and never copies K/V heads to the query head count.
 Full layers use ``is_causal=True``; windowed layers (GPT-OSS alternates them) pass a boolean band
 mask, built once per sequence length and kept (it depends on nothing else).
+
+``GQAConfig(fused_qkv=True)`` holds one ``wqkv`` Linear (q rows, then k, then v: the layout of
+the fused ``self_attn.qkv_proj`` of the MLPerf Llama 2 70B checkpoint) and splits its output;
+otherwise ``wq``, ``wk``, ``wv``.
 """
 
 from __future__ import annotations
@@ -30,9 +34,14 @@ class GroupedQueryAttention(nn.Module):
         self.head_dim = cfg.resolved_head_dim(dim)
         self.window = cfg.sliding_window if cfg.windowed(layer) else 0
         hd = self.head_dim
-        self.wq = nn.Linear(dim, cfg.n_heads * hd, bias=cfg.qkv_bias)
-        self.wk = nn.Linear(dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
-        self.wv = nn.Linear(dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
+        self.qkv_sizes = (cfg.n_heads * hd, cfg.n_kv_heads * hd, cfg.n_kv_heads * hd)
+        self.fused_qkv = cfg.fused_qkv
+        if cfg.fused_qkv:
+            self.wqkv = nn.Linear(dim, sum(self.qkv_sizes), bias=cfg.qkv_bias)
+        else:
+            self.wq = nn.Linear(dim, self.qkv_sizes[0], bias=cfg.qkv_bias)
+            self.wk = nn.Linear(dim, self.qkv_sizes[1], bias=cfg.qkv_bias)
+            self.wv = nn.Linear(dim, self.qkv_sizes[2], bias=cfg.qkv_bias)
         self.wo = nn.Linear(cfg.n_heads * hd, dim, bias=False)
         self._mask: torch.Tensor | None = None
 
@@ -44,10 +53,14 @@ class GroupedQueryAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         b, t, _ = x.shape
+        if self.fused_qkv:
+            q, k, v = self.wqkv(x).split(self.qkv_sizes, dim=-1)
+        else:
+            q, k, v = self.wq(x), self.wk(x), self.wv(x)
         # [b, t, h, d] -> [b, h, t, d]: the layout SDPA wants
-        q = self.wq(x).view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
-        k = self.wk(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
-        v = self.wv(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        q = q.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
+        k = k.view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        v = v.view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         gqa = self.n_kv_heads != self.n_heads
         if self.window and self.window < t:

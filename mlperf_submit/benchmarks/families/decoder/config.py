@@ -76,6 +76,11 @@ class GQAConfig(AttentionPart):
     1, 3, 5 ... full, as GPT-OSS alternates)."""
     qkv_bias: bool = False
     """Biases on the q/k/v projections (GPT-OSS has them; Llama does not)."""
+    fused_qkv: bool = False
+    """One ``wqkv`` projection (rows: q, then k, then v) split after the matmul, instead of
+    three. The same function at initialisation, but a different *module* for what wraps
+    modules by name: the MLPerf LoRA reference fine-tunes a fused ``qkv_proj``, and one LoRA
+    on the fused projection (one A shared by q, k and v) is not three LoRAs on three."""
 
     def resolved_head_dim(self, dim: int) -> int:
         return self.head_dim or dim // self.n_heads

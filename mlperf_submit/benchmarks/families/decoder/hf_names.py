@@ -2,13 +2,17 @@
 
 ``transformers``' ``LlamaForCausalLM`` (and every Llama-2/3 checkpoint on the Hub) names the
 same weights ``model.layers.{i}.self_attn.q_proj.weight`` etc. Both use the "rotate half" RoPE
-pairing (x[i], x[i + d/2]), so the q/k rows need no permutation. ``fused_qkv=True`` maps the
-three projections to row ranges of one ``self_attn.qkv_proj.weight`` (q rows, then k, then v),
-the layout of the fused-QKV Llama 2 70B checkpoint the MLPerf LoRA reference fine-tunes.
+pairing (x[i], x[i + d/2]), so the q/k rows need no permutation. ``fused_qkv=True`` says the
+*checkpoint* holds one ``self_attn.qkv_proj.weight`` per layer (q rows, then k, then v), the
+layout of the fused-QKV Llama 2 70B checkpoint the MLPerf LoRA reference fine-tunes. Our model
+is fused or not by its own config (``GQAConfig.fused_qkv``); every combination maps:
 
-    sources = llama_sources(cfg)                     # {our name: Source(hf name[, rows])}
-    load_checkpoint(model, "/ckpt/Llama-2-70b-hf", sources)
-    tensors = export_llama(model, cfg)               # {hf name: tensor}, for save_checkpoint
+    model wq/wk/wv  <- checkpoint q/k/v_proj, or row ranges of qkv_proj
+    model wqkv      <- checkpoint qkv_proj, or q/k/v_proj into its row ranges
+
+    sources = llama_sources(cfg, fused_qkv=True)     # {our name: Source | (Source, ...)}
+    load_checkpoint(model, "/ckpt/Llama2-70b-fused-qkv-mlperf", sources)
+    tensors = export_llama(model, cfg, fused_qkv=True)   # {hf name: tensor}, for save_checkpoint
 """
 
 from __future__ import annotations
@@ -29,15 +33,34 @@ _LAYER = {
     "feed_forward.w2.weight": "mlp.down_proj.weight",
 }
 _QKV = {"wq": "q_proj", "wk": "k_proj", "wv": "v_proj"}
+FUSED_QKV = "self_attn.qkv_proj.weight"
 
 
-def llama_sources(cfg: DecoderConfig, *, fused_qkv: bool = False) -> dict[str, Source]:
-    """Where each parameter of a GQA + SwiGLU decoder comes from in an HF Llama checkpoint."""
+def _qkv_sources(a: GQAConfig, dim: int, ours: str, theirs: str, fused_ckpt: bool) -> dict:
+    hd = a.resolved_head_dim(dim)
+    sizes = {"wq": a.n_heads * hd, "wk": a.n_kv_heads * hd, "wv": a.n_kv_heads * hd}
+    spans, start = {}, 0
+    for proj, n in sizes.items():
+        spans[proj] = (start, start + n)
+        start += n
+    if a.fused_qkv and fused_ckpt:
+        return {f"{ours}attention.wqkv.weight": Source(theirs + FUSED_QKV)}
+    if a.fused_qkv:  # three checkpoint tensors fill the row ranges of our one projection
+        parts = tuple(
+            Source(f"{theirs}self_attn.{hf}.weight", into=spans[proj]) for proj, hf in _QKV.items()
+        )
+        return {f"{ours}attention.wqkv.weight": parts}
+    if fused_ckpt:  # one checkpoint tensor feeds our three projections
+        return {f"{ours}attention.{p}.weight": Source(theirs + FUSED_QKV, spans[p]) for p in _QKV}
+    return {f"{ours}attention.{p}.weight": Source(f"{theirs}self_attn.{hf}.weight")
+            for p, hf in _QKV.items()}  # fmt: skip
+
+
+def llama_sources(cfg: DecoderConfig, *, fused_qkv: bool = False) -> dict[str, Source | tuple]:
+    """Where each parameter of a GQA + SwiGLU decoder comes from in an HF Llama checkpoint
+    (``fused_qkv``: the checkpoint's layout, see the module docstring)."""
     if not isinstance(cfg.attention, GQAConfig) or not isinstance(cfg.ffn, SwiGLUConfig):
         raise UsageError("the Hugging Face Llama layout fits GQA attention with a SwiGLU FFN only")
-    a = cfg.attention
-    hd = a.resolved_head_dim(cfg.dim)
-    rows = {"wq": a.n_heads * hd, "wk": a.n_kv_heads * hd, "wv": a.n_kv_heads * hd}
     out = {"tok_embeddings.weight": Source("model.embed_tokens.weight"),
            "norm.weight": Source("model.norm.weight")}  # fmt: skip
     if not cfg.tie_embeddings:
@@ -46,31 +69,27 @@ def llama_sources(cfg: DecoderConfig, *, fused_qkv: bool = False) -> dict[str, S
         ours, theirs = f"layers.{i}.", f"model.layers.{i}."
         for k, v in _LAYER.items():
             out[ours + k] = Source(theirs + v)
-        start = 0
-        for proj, hf in _QKV.items():
-            name = f"{ours}attention.{proj}.weight"
-            if fused_qkv:
-                out[name] = Source(
-                    f"{theirs}self_attn.qkv_proj.weight", (start, start + rows[proj])
-                )
-                start += rows[proj]
-            else:
-                out[name] = Source(f"{theirs}self_attn.{hf}.weight")
+        out.update(_qkv_sources(cfg.attention, cfg.dim, ours, theirs, fused_qkv))
     return out
 
 
 def export_llama(
     model: nn.Module, cfg: DecoderConfig, *, fused_qkv: bool = False, dtype=torch.bfloat16
 ) -> dict[str, torch.Tensor]:
-    """The model's weights under their HF names (fused rows concatenated), as ``dtype``."""
+    """The model's weights under their HF names (``fused_qkv``: the checkpoint layout to write),
+    as ``dtype``: the inverse of :func:`llama_sources`."""
     params = dict(model.named_parameters())
-    grouped: dict[str, list[tuple[int, torch.Tensor]]] = {}
-    for name, src in llama_sources(cfg, fused_qkv=fused_qkv).items():
-        start = src.rows[0] if src.rows else 0
-        grouped.setdefault(src.tensor, []).append((start, params[name].detach()))
+    pieces: dict[str, list[tuple[int, torch.Tensor]]] = {}
+    for name, entry in llama_sources(cfg, fused_qkv=fused_qkv).items():
+        for src in (entry,) if isinstance(entry, Source) else entry:
+            value = params[name].detach()
+            if src.into is not None:
+                value = value[src.into[0] : src.into[1]]
+            start = src.rows[0] if src.rows else 0
+            pieces.setdefault(src.tensor, []).append((start, value))
     return {
         hf: torch.cat([t for _, t in sorted(parts, key=lambda p: p[0])]).to(dtype).contiguous()
-        for hf, parts in grouped.items()
+        for hf, parts in pieces.items()
     }
 
 
