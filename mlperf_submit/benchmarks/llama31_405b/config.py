@@ -145,7 +145,7 @@ def tiny() -> ContinuedPretrainConfig:
     )
 
 
-def _closed(gbs: int, *, accumulation: int = 1) -> ContinuedPretrainConfig:
+def _closed(gbs: int) -> ContinuedPretrainConfig:
     return ContinuedPretrainConfig(
         model=LLAMA31_405B,
         optim=closed_optim(gbs),
@@ -164,7 +164,6 @@ def _closed(gbs: int, *, accumulation: int = 1) -> ContinuedPretrainConfig:
             compile=True,
             warmup_steps=1,
             data_parallel="fsdp2",
-            gradient_accumulation_steps=accumulation,
         ),
     )
 
@@ -190,21 +189,8 @@ def config_DGXH100_288x8x1() -> ContinuedPretrainConfig:  # noqa: N802
     return _closed(2304)
 
 
-def config_DGXH100_72x8x2() -> ContinuedPretrainConfig:  # noqa: N802
-    """GBS 1152 on 72 nodes x 8 H100: two accumulated sequences per GPU, the same closed
-    hyperparameters as config_DGXH100_144x8x1. Not run here."""
-    return _closed(1152, accumulation=2)
-
-
-def llama405b() -> ContinuedPretrainConfig:
-    """``405b``: the closed Llama 3.1 405B configuration at GBS 1152 (config_DGXH100_144x8x1)."""
-    return config_DGXH100_144x8x1()
-
-
 PRESETS: dict[str, Callable[[], ContinuedPretrainConfig]] = {
     "tiny": tiny,
-    "405b": llama405b,
     "config_DGXH100_144x8x1": config_DGXH100_144x8x1,
     "config_DGXH100_288x8x1": config_DGXH100_288x8x1,
-    "config_DGXH100_72x8x2": config_DGXH100_72x8x2,
 }
