@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from torch import nn
@@ -35,7 +36,8 @@ class MoEPretraining:
         if not isinstance(ffn, MoEConfig):
             raise UsageError(f"{self.name}: model.ffn must be a mixture of experts (MoEConfig)")
         ep, world = ffn.expert_parallel, ctx.world_size if ctx else 1
-        if ep > 1 and world % ep:
+        # --log-only describes a run (possibly of many nodes) from one process: no check.
+        if ep > 1 and world % ep and not (ctx and ctx.log_only):
             raise UsageError(
                 f"model.ffn.expert_parallel={ep} does not divide the {world} rank(s): run a "
                 f"multiple of {ep} ranks or lower model.ffn.expert_parallel"
@@ -46,6 +48,15 @@ class MoEPretraining:
                 "the experts of different ranks as one tensor; use loop.data_parallel=ddp"
             )
         self._model: nn.Module | None = None
+
+    @classmethod
+    def closed_problems(cls, cfg) -> list[str]:
+        # The expert-parallel degree is how a system runs the model, not its shape.
+        ffn, ref = cfg.model.ffn, cls.closed_rules.model.ffn
+        if isinstance(ffn, MoEConfig) and isinstance(ref, MoEConfig):
+            model = replace(cfg.model, ffn=replace(ffn, expert_parallel=ref.expert_parallel))
+            cfg = replace(cfg, model=model)
+        return super().closed_problems(cfg)
 
     def build_model(self) -> nn.Module:
         model = super().build_model()
