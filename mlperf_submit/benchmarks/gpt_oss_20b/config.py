@@ -110,6 +110,40 @@ def tiny() -> PretrainConfig:
     )
 
 
+def small() -> PretrainConfig:
+    """The CPU throughput shape: 4 layers, d 512, GQA 8:2 of 64 with q/k norm, 129-token windows
+    on even layers, 8 experts of 512 with 2 active (the same active FFN weights as a dense SwiGLU
+    of 1024), vocab 8192, sequence 256. ``python bench/moe_throughput.py`` trains it beside
+    that dense twin and reports the tokens/s ratio (see the bench's docstring)."""
+    return PretrainConfig(
+        target=1.0,
+        model=DecoderConfig(
+            vocab_size=8192,
+            dim=512,
+            n_layers=4,
+            attention=QKNormGQAConfig(
+                n_heads=8, n_kv_heads=2, head_dim=64, sliding_window=129, window_every=2
+            ),
+            ffn=MoEConfig(n_experts=8, top_k=2, expert_hidden=512),
+            max_seq_len=256,
+            norm_eps=1e-6,
+            rope_theta=150000.0,
+            rope_scaling=None,
+        ),
+        optim=OptimConfig(base_lr=3e-3, end_lr=3e-4, warmup_steps=20, max_steps=2000),
+        data=DataConfig(
+            seq_len=256,
+            global_batch_size=8,
+            eval_samples=64,
+            eval_every=512,
+            eval_batch_size=8,
+            max_samples=8 * 2000,
+            synthetic_train_tokens=5_000_000,
+        ),
+        loop=LoopConfig(device="cpu"),
+    )
+
+
 def _closed(gbs: int, per_gpu: int, ep: int = 8) -> PretrainConfig:
     model = replace(GPT_OSS_20B, ffn=replace(GPT_OSS_20B.ffn, expert_parallel=ep))
     return PretrainConfig(
@@ -155,6 +189,7 @@ def config_DGXH200_1x8x4() -> PretrainConfig:  # noqa: N802
 
 PRESETS: dict[str, Callable[[], PretrainConfig]] = {
     "tiny": tiny,
+    "small": small,
     "config_DGXH200_1x8x2": config_DGXH200_1x8x2,
     "config_DGXH200_1x8x4": config_DGXH200_1x8x4,
 }

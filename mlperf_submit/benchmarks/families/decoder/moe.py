@@ -11,9 +11,10 @@ softmaxes those k (or, ``pre_softmax``, the k largest of a full softmax); sigmoi
 groups and weights by the unbiased scores, renormalised and scaled by ``route_scale``.
 
 Expert compute is grouped, never per token: the (token, expert) assignments are sorted by
-expert once, each expert multiplies its contiguous slice of tokens (one matmul per expert and
-projection; a 0-row slice still joins the graph, so every expert gets a gradient and DDP sees
-no unused parameter), and the weighted results are summed back with ``index_add_``. The experts
+expert once, each expert multiplies its contiguous slice of tokens -- on a GPU one
+``torch._grouped_mm`` per projection for all experts, elsewhere one matmul per expert (a 0-row
+slice still joins the graph, so every expert gets a gradient and DDP sees no unused
+parameter) -- and the weighted results are summed back with ``index_add_``. The experts
 are stacked parameters ``experts.w1/w3 [E, hidden, dim]`` and ``experts.w2 [E, dim, hidden]``
 (each slice an ``nn.Linear`` weight, the Hugging Face per-expert tensors' layout).
 
@@ -45,6 +46,9 @@ class Experts(nn.Module):
     def __init__(self, n_local: int, dim: int, hidden: int, first: int = 0) -> None:
         super().__init__()
         self.first = first
+        self.impl = "auto"
+        """"loop": one matmul per expert slice; "grouped": ``torch._grouped_mm``; "auto":
+        grouped on CUDA, the loop elsewhere (the CPU grouped kernel is a fallback)."""
         self.w1 = nn.Parameter(torch.empty(n_local, hidden, dim))
         self.w3 = nn.Parameter(torch.empty(n_local, hidden, dim))
         self.w2 = nn.Parameter(torch.empty(n_local, dim, hidden))
@@ -55,11 +59,29 @@ class Experts(nn.Module):
 
     def forward(self, x: torch.Tensor, counts: list[int]) -> torch.Tensor:
         """``x`` [sum(counts), dim] grouped by local expert (``counts[e]`` rows each)."""
+        use_grouped = self.impl == "grouped" or (self.impl == "auto" and x.is_cuda)
+        if use_grouped and hasattr(torch, "_grouped_mm"):
+            return self._grouped(x, counts)
         outs = []
         for e, chunk in enumerate(x.split(counts)):
             h = F.silu(F.linear(chunk, self.w1[e])) * F.linear(chunk, self.w3[e])
             outs.append(F.linear(h, self.w2[e]))
         return torch.cat(outs) if outs else x.new_zeros(0, self.w2.shape[1])
+
+    def _grouped(self, x: torch.Tensor, counts: list[int]) -> torch.Tensor:
+        """One grouped GEMM per projection (``torch._grouped_mm``: CUTLASS on Hopper GPUs in
+        bf16) instead of one matmul per expert; under autocast in its dtype."""
+        dtype = x.dtype
+        if torch.is_autocast_enabled(x.device.type):
+            dtype = torch.get_autocast_dtype(x.device.type)
+        ends = torch.tensor(counts, device=x.device, dtype=torch.int64).cumsum(0).to(torch.int32)
+        x = x.to(dtype)
+
+        def mm(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+            return torch._grouped_mm(a, w.to(dtype).transpose(-2, -1), offs=ends)
+
+        h = F.silu(mm(x, self.w1)) * mm(x, self.w3)
+        return mm(h, self.w2)
 
     @torch.no_grad()
     def reset_parameters(self, std: float, out_std: float, base_seed: int) -> None:

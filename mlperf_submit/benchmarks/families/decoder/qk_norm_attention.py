@@ -61,27 +61,26 @@ def band_mask(block: int, window: int, device: torch.device) -> torch.Tensor:
 
 def local_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int) -> torch.Tensor:
     """Causal attention of q [b, h, t, d] to the ``window`` latest keys (itself included) of
-    k, v [b, h_kv, t, d], in blocks of ``window`` queries."""
+    k, v [b, h_kv, t, d], in blocks of ``window`` queries: 4-D SDPA calls over (batch x block)
+    with a [window, 2 window] band mask (the fused memory-efficient kernel on a GPU); K/V heads
+    are repeated for their query groups (2 blocks of keys per query block: cheap)."""
     b, h, t, d = q.shape
     blk = window
     n = -(-t // blk)
     pad = n * blk - t
-
-    def blocks(x: torch.Tensor, with_previous: bool) -> torch.Tensor:
-        x = F.pad(x, (0, 0, blk if with_previous else 0, pad))  # zeros before block 0, after end
-        if with_previous:  # [b, h, n, 2 blk, d]: each block with the one before it
-            x = x.unfold(2, 2 * blk, blk).transpose(-1, -2)
-        else:
-            x = x.view(x.shape[0], x.shape[1], n, blk, x.shape[-1])
-        return x.transpose(1, 2)  # [b, n, h, rows, d]: heads third from the end, as SDPA wants
-
-    qb, kb, vb = blocks(q, False), blocks(k, True), blocks(v, True)
+    if k.shape[1] != h:
+        k = k.repeat_interleave(h // k.shape[1], dim=1)
+        v = v.repeat_interleave(h // v.shape[1], dim=1)
+    # [b, h, t, d] -> [b * n, h, rows, d]: queries in blocks, keys with the previous block.
+    qb = F.pad(q, (0, 0, 0, pad)).view(b, h, n, blk, d)
+    kb = F.pad(k, (0, 0, blk, pad)).unfold(2, 2 * blk, blk).transpose(-1, -2)
+    vb = F.pad(v, (0, 0, blk, pad)).unfold(2, 2 * blk, blk).transpose(-1, -2)
+    qb, kb, vb = (x.transpose(1, 2).reshape(b * n, h, x.shape[-2], d) for x in (qb, kb, vb))
     mask = band_mask(blk, window, q.device).expand(n, blk, 2 * blk).clone()
     mask[0, :, :blk] = False  # block 0 has no previous block (those keys are padding)
-    out = F.scaled_dot_product_attention(
-        qb, kb, vb, attn_mask=mask[None, :, None], enable_gqa=k.shape[1] != h
-    )
-    return out.transpose(1, 2).reshape(b, h, n * blk, d)[:, :, :t]
+    mask = mask.repeat(b, 1, 1).unsqueeze(1)  # [b * n, 1, blk, 2 blk]
+    out = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=mask)
+    return out.view(b, n, h, blk, d).transpose(1, 2).reshape(b, h, n * blk, d)[:, :, :t]
 
 
 class QKNormAttention(nn.Module):
