@@ -123,5 +123,10 @@ class MultiHeadLatentAttention(nn.Module):
         k_rope = apply_rope(deinterleave(k_rope.view(b, 1, t, c.qk_rope_head_dim)), cos, sin)
         q = torch.cat((q_nope, q_rope), dim=-1)
         k = torch.cat((k_nope, k_rope.expand(b, h, t, c.qk_rope_head_dim)), dim=-1)
+        # The fused (flash) kernels want one head width for q, k and v: zero-pad v to the q/k
+        # width (the zero columns weigh nothing) and drop them from the output.
+        pad = c.qk_head_dim - c.v_head_dim
+        v = F.pad(v, (0, pad)) if pad > 0 else v
         out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.softmax_scale)
+        out = out[..., : c.v_head_dim]
         return self.wo(out.transpose(1, 2).reshape(b, t, h * c.v_head_dim))

@@ -241,8 +241,7 @@ class MoE(nn.Module):
         starts = torch.cumsum(counts, 0) - counts
         rank_in_expert = torch.arange(order.numel(), device=order.device) - starts[sorted_e]
         capacity = math.ceil(flat_e.numel() / c.n_experts * c.capacity_factor)
-        kept = order[rank_in_expert < capacity]
-        return kept[stable_order(flat_e[kept])] if c.drop_policy == "probs" else kept
+        return order[rank_in_expert < capacity]  # still grouped by expert
 
     def _routed(self, flat: torch.Tensor, weights: torch.Tensor, idx: torch.Tensor):
         k = self.cfg.top_k
