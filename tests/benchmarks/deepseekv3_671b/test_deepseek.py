@@ -35,8 +35,10 @@ from mlperf_submit.benchmarks.families.decoder.flops import matmul_params
 from mlperf_submit.benchmarks.families.decoder.hf_names_deepseek import (
     export_deepseek,
     hf_deepseek_config,
+    load_deepseek,
 )
 from mlperf_submit.benchmarks.families.decoder.model import Decoder
+from mlperf_submit.benchmarks.families.decoder.moe import Experts
 from mlperf_submit.benchmarks.families.decoder.rope import (
     YarnScaling,
     inverse_frequencies,
@@ -185,6 +187,23 @@ def test_fsdp2_builds_on_meta_and_loads_the_experts_after_sharding(tiny_root):
     ref = _bm(tiny_root).build_model()
     for (name, p), q in zip(model.state_dict().items(), ref.state_dict().values()):
         assert torch.equal(p, q), name
+
+
+def test_each_expert_parallel_rank_loads_only_its_own_experts(hf_checkpoint):
+    """model.ffn.expert_parallel=2: rank r holds experts [4r, 4r + 4) and reads only those."""
+    path, ours = hf_checkpoint
+    cfg = tiny().model
+    ep_cfg = replace(cfg, ffn=replace(cfg.ffn, expert_parallel=2))
+    full = ours.state_dict()
+    for rank in (0, 1):
+        model = Decoder(ep_cfg)  # no process group: built with rank 0's shapes ...
+        for m in model.modules():
+            if isinstance(m, Experts):
+                m.first = rank * m.n_local  # ... and placed where rank `rank` builds them
+        load_deepseek(model, path, ep_cfg)
+        for name, p in model.state_dict().items():
+            want = full[name][4 * rank : 4 * rank + 4] if ".experts.w" in name else full[name]
+            assert torch.equal(p, want), (rank, name)
 
 
 def test_a_missing_expert_tensor_is_named(hf_checkpoint, tmp_path):
