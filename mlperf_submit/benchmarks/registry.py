@@ -20,6 +20,7 @@ BENCHMARKS: tuple[str, ...] = (
     "resnet",
     "llama31_8b",
     "llama2_70b_lora",
+    "gpt_oss_20b",
 )
 
 
