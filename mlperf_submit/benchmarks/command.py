@@ -194,8 +194,9 @@ def _run(args, bm_cls, cfg, division: str, ruleset: str) -> int:
         elif args.data is not None:
             bm.check_data_dir(ctx.data_dir)
         logger = MLPerfLogger(
-            bm_cls.name, ruleset, division, str(args.log), check=args.check, force=args.force
-        )
+            bm_cls.name, ruleset, division, str(args.log), check=args.check, force=args.force,
+            progress_unit=bm_cls.progress_unit,
+        )  # fmt: skip
         info = SubmissionInfo(
             org=args.org,
             platform=args.platform or _platform(env.world_size, device),

@@ -21,6 +21,8 @@ BENCHMARKS: tuple[str, ...] = (
     "llama31_8b",
     "llama2_70b_lora",
     "gpt_oss_20b",
+    "llama31_405b",
+    "deepseekv3_671b",
 )
 
 

@@ -34,11 +34,25 @@ def ready_benchmarks() -> list[str]:
     return list(ready())
 
 
+def full_scale_only(benchmark: str) -> dict[str, str]:
+    """The open rules that fix full-scale values of ``benchmark`` (its class's
+    ``tiny_scale_rules``): a dry run on a CPU cannot pass them, so its tree would fail."""
+    from mlperf_submit.benchmarks.registry import describe
+
+    cls = describe(benchmark)
+    return dict(cls.tiny_scale_rules) if cls is not None else {}
+
+
+def left_out(ready: list[str]) -> dict[str, dict[str, str]]:
+    return {bm: rules for bm in ready if (rules := full_scale_only(bm))}
+
+
 def make_plan(benchmarks: list[str] | None, round_: str | None, runs: int | None) -> list[PlanItem]:
     from mlperf_submit.benchmarks.registry import BENCHMARKS
 
     ready = ready_benchmarks()
-    chosen = benchmarks or ready
+    skipped = left_out(ready)
+    chosen = benchmarks or [bm for bm in ready if bm not in skipped]
     if not chosen:
         raise UsageError("no benchmark is ready in this checkout (benchmarks/registry.py)")
     if runs is not None and runs < 1:
@@ -53,6 +67,12 @@ def make_plan(benchmarks: list[str] | None, round_: str | None, runs: int | None
             )
         if bm not in ready:
             raise UsageError(f"BENCHMARKS: {bm!r} is not built in this checkout yet")
+        if bm in skipped:
+            rules = "; ".join(f"{k}: {r}" for k, r in skipped[bm].items())
+            raise UsageError(
+                f"BENCHMARKS: {bm!r} cannot make a dry-run tree: its official open rules fix "
+                f"full-scale values no CPU run meets ({rules}); run it on a GPU cluster"
+            )
         ruleset = round_ or meta.newest_ruleset(bm)
         if ruleset is None or not meta.is_allowed(bm, ruleset):
             raise UsageError(f"ROUND={round_}: {meta.where_is(bm)}")
@@ -82,6 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     except MLPerfSubmitError as err:
         print(f"make submit: error: {err}", file=sys.stderr)
         return err.exit_code
+    if not names:
+        for bm, rules in left_out(ready_benchmarks()).items():
+            print(
+                f"make submit: {bm} is left out: its official open rules fix full-scale values "
+                f"no CPU dry run meets ({', '.join(rules)}); its own tests run it",
+                file=sys.stderr,
+            )
     for item in plan:
         print(item.benchmark, item.ruleset, item.runs)
     return 0

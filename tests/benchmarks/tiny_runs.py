@@ -71,7 +71,10 @@ class TinyRuns:
         bm = cls(cfg, ctx)
         data_dir = bm.prepare_synthetic(self.synthetic_root)
         log = self.root / f"{name}.log"
-        logger = MLPerfLogger(name, rs, "open", str(log), check="strict", echo=False)
+        # A benchmark whose open rules fix full-scale values logs what its tiny run does and
+        # gets warnings for those rules (tiny_scale_rules), never a stop.
+        check = "warn" if cls.tiny_scale_rules else "strict"
+        logger = MLPerfLogger(name, rs, "open", str(log), check=check, echo=False)
         run = TinyRun(name, rs, log, data_dir)
         trainer = Trainer(bm, logger, submission=SubmissionInfo(org=CONTRACT_ORG, platform="1xCPU"))
         with DirWatch(data_dir) as watch:

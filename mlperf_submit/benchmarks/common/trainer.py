@@ -120,7 +120,8 @@ class Trainer:
         if benchmark.progress_unit != logger.progress_unit:
             raise UsageError(
                 f"{benchmark.name}: the benchmark counts progress in {benchmark.progress_unit} but "
-                f"the rules of {logger.ruleset} ({logger.division}) want {logger.progress_unit}"
+                f"its logger writes {logger.progress_unit}: build the MLPerfLogger with "
+                f"progress_unit={benchmark.progress_unit!r}"
             )
         self.accumulation = benchmark.gradient_accumulation_steps()
         per_step = self.ctx.world_size * self.accumulation

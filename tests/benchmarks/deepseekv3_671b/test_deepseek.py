@@ -13,13 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from llm_contract import (
-    assert_tiny_contract,
-    contract_checks,
-    expected_open_failures,
-    open_failures,
-    tiny_run,
-)
 from mlperf_logging import compliance_checker, rcp_checker
 
 from mlperf_submit.benchmarks.common.config import apply_overrides
@@ -225,24 +218,3 @@ def test_a_missing_expert_tensor_is_named(hf_checkpoint, tmp_path):
 
 def tiny_root_of(path: Path) -> Path:
     return path.parent  # any directory: init_checkpoint is set, no data is read
-
-
-# -- the benchmark contract (tests/benchmarks/llm_contract.py) --------------------------------
-def test_the_contract_checks_that_do_not_need_an_open_compliant_tiny_log(tmp_path, train_cli):
-    contract_checks("deepseekv3_671b", tmp_path, train_cli)
-
-
-@pytest.fixture(scope="module")
-def contract_tiny(tiny_root, tmp_path_factory):
-    return tiny_run(Bm, tiny_root, tmp_path_factory.mktemp("tinyds"))
-
-
-def test_tiny_converges_from_the_checkpoint_with_the_run_boundary_kept(contract_tiny):
-    assert_tiny_contract(Bm, contract_tiny)
-
-
-@pytest.mark.parametrize("ruleset", Bm.rounds)
-def test_tiny_log_fails_only_the_scale_rules_in_every_round(contract_tiny, ruleset):
-    verdict, ours, official = open_failures(contract_tiny.log, ruleset)
-    assert verdict == "fail"
-    assert ours == official == expected_open_failures(Bm, ruleset)

@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from llm_contract import launch_train
 from mlperf_logging import compliance_checker, rcp_checker
+from multi_rank import launch_train
 from tiny_runs import records
 
 from mlperf_submit.benchmarks.families.decoder.attention import sliding_window_mask
