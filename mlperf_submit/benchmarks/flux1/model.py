@@ -93,7 +93,9 @@ class MMDiTConfig:
 
 
 def _mlp(dim: int, hidden: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+    return nn.Sequential(
+        nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim)
+    )
 
 
 def _xavier(*layers: nn.Linear) -> None:
@@ -294,4 +296,3 @@ def packed_tokens(image_size: int, downsample: int = 8, patch: int = 2) -> int:
     """Image tokens of a square image: (size / 8 / 2)^2 (256 px -> 32x32 latents -> 256)."""
     side = image_size // downsample // patch
     return side * side
-
