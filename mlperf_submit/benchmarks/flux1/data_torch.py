@@ -94,10 +94,13 @@ class ShardStream(IterableDataset):
         train: bool,
         first_epoch: int = 0,
         shuffle_buffer: int = 1,
+        epochs: int | None = None,
     ) -> None:
+        """``epochs``: training epochs to stream (None: endless, what a run uses)."""
         self.shards, self.reader, self.batch_size = shards, reader, batch_size
         self.rank, self.world, self.train = rank, world, train
         self.first_epoch, self.shuffle_buffer = first_epoch, shuffle_buffer
+        self.epochs = epochs
 
     def __iter__(self) -> Iterator[dict | dc.LoaderError]:
         info = get_worker_info()
@@ -134,7 +137,10 @@ class ShardStream(IterableDataset):
         import webdataset as wds
 
         seed = self.reader.seed
-        for epoch in itertools.count(self.first_epoch):
+        epochs = itertools.count(self.first_epoch)
+        if self.epochs is not None:
+            epochs = range(self.first_epoch, self.first_epoch + self.epochs)
+        for epoch in epochs:
             order = dc.epoch_order(self.shards, seed, epoch)
             mine, stride, offset = dc.split_shards(order, split, splits)
             rng = random.Random(dc.stable_seed(seed, "shuffle", epoch, split))
@@ -153,7 +159,7 @@ class ShardStream(IterableDataset):
             if len(batch) == self.batch_size:
                 yield dc.collate(batch)
                 batch = []
-        if batch and not self.train:
+        if batch and (not self.train or self.epochs is not None):
             yield dc.collate(batch)
 
 

@@ -79,17 +79,27 @@ class FrozenEncoders:
         self.device, self.dtype = device, dtype
         self.t5, self.clip, self.vae = t5, clip, vae
         for module in (t5, clip, vae):
-            module.to(device=device, dtype=dtype).eval().requires_grad_(False)
+            module.to(device=device).eval().requires_grad_(False)
 
     @classmethod
     def load(cls, cfg, device: torch.device) -> FrozenEncoders:
         from diffusers import AutoencoderKL
+        from diffusers.utils import logging as diffusers_logging
         from transformers import CLIPTextModel, T5EncoderModel
+        from transformers.utils import logging as transformers_logging
+
+        # Their per-file progress bars would interleave with the run's console lines.
+        transformers_logging.disable_progress_bar()
+        diffusers_logging.disable_progress_bar()
 
         dtype = torch.bfloat16 if device.type == "cuda" and cfg.dtype == "bf16" else torch.float32
-        t5 = _load(T5EncoderModel, _directory(cfg.t5, "encoders.t5"), "encoders.t5")
-        clip = _load(CLIPTextModel, _directory(cfg.clip, "encoders.clip"), "encoders.clip")
-        vae = _load(AutoencoderKL, _directory(cfg.vae, "encoders.vae"), "encoders.vae")
+        t5 = _load(T5EncoderModel, _directory(cfg.t5, "encoders.t5"), "encoders.t5", dtype=dtype)
+        clip = _load(
+            CLIPTextModel, _directory(cfg.clip, "encoders.clip"), "encoders.clip", dtype=dtype
+        )
+        vae = _load(
+            AutoencoderKL, _directory(cfg.vae, "encoders.vae"), "encoders.vae", torch_dtype=dtype
+        )
         return cls(t5, clip, vae, device, dtype)
 
     def modules(self) -> tuple[torch.nn.Module, ...]:
