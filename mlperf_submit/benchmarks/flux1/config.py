@@ -2,7 +2,7 @@
 
     mlperf-submit train flux1 --preset tiny --seed 1 --log run.log --synthetic /tmp/syn
         2 CPU cores, a 1+1-block MMDiT on synthetic pre-encoded shards (16x8x8 latents):
-        validation loss under 0.5 within a few seconds of run time; division open.
+        validation loss < 0.5 after 48 steps, ~3 s of run time on an idle machine; division open.
     torchrun --nproc-per-node 8 -m mlperf_submit train flux1 --preset config_DGXH200_1x8x64 \\
         --data /data/flux1 --seed S --log run.log
         one 8-GPU H200 node, global batch 512: the hyperparameters of the GBS-512 reference
@@ -265,7 +265,11 @@ def tiny() -> Flux1Config:
     """A 1 double + 1 single block MMDiT (hidden 96) on synthetic pre-encoded shards, 2 CPU cores.
 
     ``mlperf-submit train flux1 --preset tiny --seed 1 --log run.log --synthetic DIR``:
-    MEASURED_TINY
+    validation loss 0.42-0.47 (< 0.5) at the 3rd evaluation (1,536 samples = 48 steps of 32;
+    0.54-0.61 at the 2nd) for seeds 1-12; the best possible is 0.235 (``synthetic.py``).
+    Run time (run_start -> run_stop) 5.4-8.6 s of wall time on the 2 shared cores at load
+    average 6-9, 2.9-3.0 s of CPU time (one thread: what an idle machine takes); the log
+    passes the official checker for flux1 6.0.0 and 6.1.0, division open.
     """
     return Flux1Config(
         target=0.5,
