@@ -72,6 +72,7 @@ class Flux1Benchmark(Benchmark):
             torch.zeros(cfg.encoders.t5_max_length, d.t5_dim),
             torch.zeros(d.clip_dim),
         )
+        self._empty_cache: tuple | None = None  # (the _empty it holds, device, moved copies)
 
     @classmethod
     def closed_problems(cls, cfg: Flux1Config) -> list[str]:
@@ -306,12 +307,20 @@ class Flux1Benchmark(Benchmark):
         e = self.cfg.encoders
         z = flow.posterior_sample(mean, logvar, batch["eps"].to(dev, non_blocking=True))
         x0 = (z - e.latent_shift) * e.latent_scale
+        # No `if drop.any()`: that would make the host wait for the device at every step.
         drop = batch["drop"].to(dev, non_blocking=True)
-        if bool(drop.any()):
-            empty_t5, empty_clip = (x.to(dev).float() for x in self._empty)
-            t5 = torch.where(drop[:, None, None], empty_t5, t5)
-            clip = torch.where(drop[:, None], empty_clip, clip)
+        empty_t5, empty_clip = self._empty_on(dev)
+        t5 = torch.where(drop[:, None, None], empty_t5, t5)
+        clip = torch.where(drop[:, None], empty_clip, clip)
         return x0, t5, clip
+
+    def _empty_on(self, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The empty caption's encodings on ``dev`` (copied once, not at every step)."""
+        cached = self._empty_cache
+        if cached is None or cached[0] is not self._empty or cached[1] != dev:
+            moved = tuple(x.to(dev).float() for x in self._empty)
+            self._empty_cache = (self._empty, dev, moved)
+        return self._empty_cache[2]
 
     def _per_sample(self, model: nn.Module, batch: dict) -> torch.Tensor:
         dev = self.ctx.device
