@@ -92,6 +92,7 @@ class MLPerfLogger:
         self.namespace = namespace
         self.root_dir = root_dir
         self.progress_unit = rules_info.progress_unit(benchmark, ruleset, division)
+        self.metric_aliases = rules_info.metric_aliases(benchmark, ruleset, division)
         self.log_file = log_file
         self._sink = LineSink(log_file, echo=echo, force=force)
         self._checker: OnlineChecker | None = None
@@ -296,6 +297,8 @@ class MLPerfLogger:
         if metadata:
             meta.update(metadata)
         self.event("eval_accuracy", value, meta)
+        for key in self.metric_aliases:
+            self.event(key, value, meta)
 
     # -- end of run -----------------------------------------------------------------------------
     def finish(self, *, print_verdict: bool = True):
