@@ -23,6 +23,7 @@ BENCHMARKS: tuple[str, ...] = (
     "gpt_oss_20b",
     "llama31_405b",
     "deepseekv3_671b",
+    "flux1",
 )
 
 

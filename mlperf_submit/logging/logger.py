@@ -100,6 +100,7 @@ class MLPerfLogger:
                 f"progress_unit must be epoch_num or samples_count, not {progress_unit!r}"
             )
         self.progress_unit = progress_unit or rules_info.progress_unit(benchmark, ruleset, division)
+        self.metric_aliases = rules_info.metric_aliases(benchmark, ruleset, division)
         self.log_file = log_file
         self._sink = LineSink(log_file, echo=echo, force=force)
         self._checker: OnlineChecker | None = None
@@ -304,6 +305,8 @@ class MLPerfLogger:
         if metadata:
             meta.update(metadata)
         self.event("eval_accuracy", value, meta)
+        for key in self.metric_aliases:
+            self.event(key, value, meta)
 
     # -- end of run -----------------------------------------------------------------------------
     def finish(self, *, print_verdict: bool = True):

@@ -144,10 +144,28 @@ def test_order_keys_follows_the_rule_files():
         ("llama2_70b_lora", "6.1.0", "closed", "samples_count"),
         ("llama2_70b_lora", "4.0.0", "open", "epoch_num"),  # the open rule file wants epoch_num
         ("flux1", "6.0.0", "closed", "samples_count"),
+        ("flux1", "6.1.0", "open", "samples_count"),  # from averaged_validation_loss's CHECK
     ],
 )
 def test_progress_unit_comes_from_the_rule_file(bm, rs, division, unit):
     assert progress_unit(bm, rs, division) == unit
+
+
+def test_the_metric_is_also_logged_under_the_key_an_open_rule_file_wants(tmp_path):
+    from mlperf_submit.logging.rules_info import metric_aliases
+
+    assert metric_aliases("flux1", "6.0.0", "open") == ("averaged_validation_loss",)
+    assert metric_aliases("flux1", "6.1.0", "closed") == ()
+    assert metric_aliases("llama31_8b", "6.1.0", "open") == ()
+    log = MLPerfLogger("flux1", "6.1.0", "open", tmp_path / "f.log", check="off", echo=False)
+    with log.eval(512) as ev:
+        ev.accuracy(0.5)
+    log.eval_accuracy(0.4, 1024)
+    log.close()
+    got = [(r["key"], r["value"], r["metadata"]["samples_count"]) for r in _records(tmp_path / "f.log")
+           if "accuracy" in r["key"] or "loss" in r["key"]]  # fmt: skip
+    assert got == [("eval_accuracy", 0.5, 512), ("averaged_validation_loss", 0.5, 512),
+                   ("eval_accuracy", 0.4, 1024), ("averaged_validation_loss", 0.4, 1024)]  # fmt: skip
 
 
 def test_progress_context_metadata(tmp_path):
