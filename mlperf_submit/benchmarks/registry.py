@@ -19,6 +19,7 @@ from mlperf_submit.errors import UsageError
 BENCHMARKS: tuple[str, ...] = (
     "resnet",
     "llama31_8b",
+    "dlrm_dcnv2",
 )
 
 
