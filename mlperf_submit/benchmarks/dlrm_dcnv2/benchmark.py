@@ -69,7 +69,10 @@ class DLRMDCNv2Benchmark(RecsysBenchmark):
 
     def synthetic_data(self, root: Path) -> SyntheticData:
         d = self.cfg.data
-        train, val = (d.days - 1) * d.synthetic_rows_per_day, math.ceil(d.synthetic_rows_per_day / 2)
+        train, val = (
+            (d.days - 1) * d.synthetic_rows_per_day,
+            math.ceil(d.synthetic_rows_per_day / 2),
+        )
         if (train, val) != (d.train_samples, d.eval_samples):
             raise UsageError(
                 f"synthetic data has {train} training and {val} validation rows but "
@@ -159,7 +162,9 @@ class DLRMDCNv2Benchmark(RecsysBenchmark):
     def global_batch_size(self) -> int:
         return self.cfg.data.batch_size * self.ctx.world_size
 
-    def _random_batch(self, rows: int, seed: int, index_range: int):
+    def random_batch(self, rows: int, seed: int):
+        """Random tensors of the real batch layout; ``index`` counts 0 .. rows-1 (positions
+        in the evaluation set, used by the exact AUC)."""
         d, m = self.cfg.data, self.cfg.model
         g = torch.Generator().manual_seed(seed)
         ids = torch.cat(
@@ -173,16 +178,15 @@ class DLRMDCNv2Benchmark(RecsysBenchmark):
             torch.rand(rows, data_criteo.DENSE, generator=g) * 5,
             ids,
             torch.randint(0, 2, (rows,), generator=g).float(),
-            torch.arange(rows) % index_range,  # positions in the eval set (warm-up only)
+            torch.arange(rows) % self.eval_samples(),
         )
 
     def warmup_batch(self) -> Any:
-        b = self.cfg.data.batch_size
-        return self._random_batch(b, 0, max(b, self.eval_samples()))
+        return self.random_batch(self.cfg.data.batch_size, 0)
 
     def eval_warmup_batch(self) -> Any:
         n = min(self.cfg.data.eval_batch_size, self.eval_samples())
-        return self._random_batch(n, 1, self.eval_samples())
+        return self.random_batch(n, 1)
 
     # -- run ---------------------------------------------------------------------------------
     def build_data(self) -> DataSplits:
@@ -216,7 +220,9 @@ class DLRMDCNv2Benchmark(RecsysBenchmark):
 
     def eval_interval_steps(self) -> int:
         """The reference's --validation_freq_within_epoch: floor(train / (GBS x evals))."""
-        per = self.cfg.data.train_samples // (self.global_batch_size() * self.cfg.schedule.evals_per_epoch)
+        per = self.cfg.data.train_samples // (
+            self.global_batch_size() * self.cfg.schedule.evals_per_epoch
+        )
         return max(1, per)
 
     def blocks(self) -> Iterator[Block]:
@@ -241,6 +247,7 @@ class DLRMDCNv2Benchmark(RecsysBenchmark):
         logits = model(dense, kjt).squeeze(-1)
         return F.binary_cross_entropy_with_logits(logits.float(), labels), labels.shape[0]
 
-    def eval_sums(self, model: nn.Module, batch) -> torch.Tensor:
+    def logits(self, model: nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(logits, labels, positions in the evaluation set) of one batch."""
         dense, kjt, labels, index = self._on_device(batch)
-        return self.auc_sums().batch(model(dense, kjt).squeeze(-1), labels, index)
+        return model(dense, kjt).squeeze(-1), labels, index

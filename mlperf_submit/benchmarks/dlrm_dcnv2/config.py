@@ -173,7 +173,9 @@ def closed_problems(cfg: DCNv2Config) -> list[str]:
     out = []
     for name in ("eps", "lr_decay", "weight_decay", "initial_accumulator_value"):
         if getattr(o, name) != getattr(CLOSED_OPTIM, name):
-            out.append(f"optim.{name}={getattr(o, name)}: closed requires {getattr(CLOSED_OPTIM, name)}")
+            out.append(
+                f"optim.{name}={getattr(o, name)}: closed requires {getattr(CLOSED_OPTIM, name)}"
+            )
     for name in ("warmup_steps", "decay_start_step", "decay_steps"):
         if getattr(o, name) != 0:
             out.append(f"optim.{name}={getattr(o, name)}: closed requires 0")
@@ -186,7 +188,9 @@ def closed_problems(cfg: DCNv2Config) -> list[str]:
     if d.eval_samples != CRITEO_EVAL_SAMPLES:
         out.append(f"data.eval_samples={d.eval_samples}: closed requires {CRITEO_EVAL_SAMPLES}")
     if s.evals_per_epoch != 20:
-        out.append(f"schedule.evals_per_epoch={s.evals_per_epoch}: closed evaluates every 0.05 epoch (20)")
+        out.append(
+            f"schedule.evals_per_epoch={s.evals_per_epoch}: closed evaluates every 0.05 epoch (20)"
+        )
     return out
 
 

@@ -70,8 +70,6 @@ def write_criteo(directory: Path, spec: SyntheticSpec) -> dict:
         if lookup is None:
             np.save(directory / f"day_{day}_sparse.npy", ids[rows].astype(np.int32))
         else:
-            members = {
-                str(k): lookup[k][ids[rows, k]].astype(np.int32) for k in range(SPARSE)
-            }
+            members = {str(k): lookup[k][ids[rows, k]].astype(np.int32) for k in range(SPARSE)}
             np.savez(directory / f"day_{day}_sparse_multi_hot.npz", **members)
     return {"rows": int(n), "click_rate": round(float(labels.mean()), 4)}

@@ -41,7 +41,9 @@ class AUCSums:
         self.bins = bins
         self.size = 2 * n if self.exact else 2 * (bins + 2)
 
-    def batch(self, logits: torch.Tensor, labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    def batch(
+        self, logits: torch.Tensor, labels: torch.Tensor, index: torch.Tensor
+    ) -> torch.Tensor:
         """The sums of one batch: ``logits`` and 0/1 ``labels`` of the samples whose positions
         in the evaluation set are ``index`` (only the exact encoding uses them)."""
         logits = logits.detach().reshape(-1).float()

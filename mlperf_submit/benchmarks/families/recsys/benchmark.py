@@ -114,5 +114,12 @@ class RecsysBenchmark(Benchmark):
             self._auc = AUCSums(self.eval_samples())
         return self._auc
 
+    def logits(self, model: nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(logits, 0/1 labels, positions in the evaluation set) of one evaluation batch."""
+        raise NotImplementedError
+
+    def eval_sums(self, model: nn.Module, batch) -> torch.Tensor:
+        return self.auc_sums().batch(*self.logits(model, batch))
+
     def metric(self, sums: torch.Tensor) -> float:
         return self.auc_sums().auc(sums)
