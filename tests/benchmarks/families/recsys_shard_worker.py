@@ -22,7 +22,6 @@ from mlperf_submit.benchmarks.common.interface import RunContext
 from mlperf_submit.benchmarks.common.trainer import Trainer
 from mlperf_submit.benchmarks.families.recsys import tables
 from mlperf_submit.benchmarks.families.recsys.auc import auc_from_scores
-from mlperf_submit.benchmarks.registry import get_benchmark
 from mlperf_submit.launch.distributed import dist
 from mlperf_submit.launch.distributed.parallel import all_reduce_sum, unwrap
 from mlperf_submit.logging import MLPerfLogger
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recsys_shard_common import (  # noqa: E402
     SEED,
     STEPS,
+    benchmark_class,
     eval_batch,
     global_batches,
     overrides,
@@ -49,7 +49,7 @@ def main() -> None:
 
 
 def compare(name: str, sharding: str, ref: dict, out: Path, env) -> None:
-    cls = get_benchmark(name)
+    cls = benchmark_class(name)
     cfg = apply_overrides(
         cls.presets["tiny"](), [*overrides(name, env.world_size), f"schedule.sharding={sharding}"]
     )

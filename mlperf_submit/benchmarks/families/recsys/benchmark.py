@@ -8,7 +8,9 @@ host) and says what its tables' rule is (``table_rule``) and how its dense optim
 
 - a process group (``world_size > 1``): ``sharded`` -- TorchRec's ``DistributedModelParallel``
   with the planner's plan (``schedule.sharding`` constrains it), the dense part in DDP;
-- one process: ``fused`` -- FBGEMM's fused tables, the weights ``build_model`` drew;
+- one process: ``fused`` -- FBGEMM's fused tables, the weights ``build_model`` drew -- where
+  TorchRec has them: ``FusedEmbeddingCollection`` (dlrmv4) is CUDA-only in TorchRec 1.8
+  ("only supported for device in [CUDA, meta]"), so one CPU process steps its tables instead;
 - ``loop.gradient_accumulation_steps > 1``: ``stepped`` (one process only; ``tables.py``).
 """
 
@@ -58,6 +60,9 @@ class RecsysBenchmark(Benchmark):
     def sharding(self) -> str:
         return "auto"
 
+    fused_on_cpu: bool = True
+    """Whether TorchRec fuses this model's tables in one CPU process (module doc)."""
+
     # -- placement -----------------------------------------------------------------------------
     def placement(self) -> str:
         """fused, sharded or stepped (module doc)."""
@@ -70,7 +75,10 @@ class RecsysBenchmark(Benchmark):
                     "use 1, or one process"
                 )
             return "stepped"
-        return "sharded" if sharded else "fused"
+        if sharded:
+            return "sharded"
+        on_cpu = self.ctx.device.type == "cpu" and not self.ctx.log_only
+        return "stepped" if on_cpu and not self.fused_on_cpu else "fused"
 
     def tables_device(self) -> torch.device:
         if self.ctx.log_only or self.placement() == "sharded":
@@ -110,9 +118,15 @@ class RecsysBenchmark(Benchmark):
 
     # -- evaluation ----------------------------------------------------------------------------
     def auc_sums(self) -> AUCSums:
+        """The AUC sums of the evaluation set (sized by the config until ``use_eval_set``)."""
         if self._auc is None:
             self._auc = AUCSums(self.eval_samples())
         return self._auc
+
+    def use_eval_set(self, n: int) -> None:
+        """Size the AUC sums for the ``n`` samples the opened evaluation set holds."""
+        if self._auc is None or self._auc.n != n:
+            self._auc = AUCSums(n)
 
     def logits(self, model: nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(logits, 0/1 labels, positions in the evaluation set) of one evaluation batch."""
