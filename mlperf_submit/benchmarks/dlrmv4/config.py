@@ -269,23 +269,24 @@ def tiny() -> DLRMv4Config:
 
 
 def small() -> DLRMv4Config:
-    """The full HSTU block (dim 512, 3 layers, 4 heads, 128/128) on 256-event histories with
-    tables capped at 100,000 rows: the throughput preset of ``bench/recsys_throughput.py``."""
+    """The full HSTU block (dim 512, 3 layers, 4 heads, 128/128) on 54-event histories (64
+    positions) with tables of 5,000-20,000 rows: the throughput preset of
+    ``bench/recsys_throughput.py`` (the CPU cannot afford 4,096 positions)."""
     return DLRMv4Config(
         target=0.75,
         model=ModelConfig(
-            max_seq_len=288,
-            items=100_000,
-            artists=20_000,
-            albums=50_000,
-            users=20_000,
-            cross_rows=(100_000,) * len(CROSS_SPECS),
+            max_seq_len=64,
+            items=20_000,
+            artists=5_000,
+            albums=10_000,
+            users=5_000,
+            cross_rows=(10_000,) * len(CROSS_SPECS),
         ),
         optim=OptimConfig(lr=1e-3, sparse_lr=1e-2, warmup_steps=100),
         data=DataConfig(
-            global_batch_size=128,
+            global_batch_size=64,
             eval_batch_size=256,
-            history_length=276,
+            history_length=54,
             min_history=64,
             scan_window=4000,
             num_train_ts=6,

@@ -7,8 +7,8 @@ chosen by the evaluation set's size ``n``:
 
 ``exact`` (n <= ``EXACT_LIMIT``, 4,194,304: the tiny presets, dlrmv4's 2,058,204): a vector of
     2n float64, each sample's score ``sigmoid(logit)`` (float32, as the reference's
-    torchmetrics AUROC sees it) at its index in the evaluation set and its label + 1 at
-    ``n + index``; every other entry is 0. Summing over batches and ranks adds zeros to each
+    torchmetrics AUROC sees it) at its index in the evaluation set and ``2 label + 1`` (1 or 3)
+    at ``n + index``; every other entry is 0. Summing over batches and ranks adds zeros to each
     entry, which is exact, so ``metric`` gets every score; the AUC is then the Mann-Whitney
     statistic with tied scores counted as one half (sklearn's and torchmetrics' definition),
     and a sample missing or evaluated twice is an error.
@@ -52,7 +52,8 @@ class AUCSums:
         if self.exact:
             index = index.reshape(-1).to(logits.device, torch.long)
             out[index] = torch.sigmoid(logits).double()
-            out[self.n + index] = labels.double() + 1.0
+            # 1 or 3: a sample counted twice sums to 2 or 6, never to a valid mark.
+            out[self.n + index] = 2.0 * labels.double() + 1.0
             return out
         width = 2 * LOGIT_RANGE / self.bins
         b = torch.floor((logits.double() + LOGIT_RANGE) / width).long() + 1
@@ -63,13 +64,14 @@ class AUCSums:
         sums = sums.double().cpu()
         if self.exact:
             marks = sums[self.n :]
-            if not torch.all((marks == 1.0) | (marks == 2.0)):
+            ok = (marks == 1.0) | (marks == 3.0)
+            if not torch.all(ok):
                 missing = int((marks == 0).sum())
                 raise RuntimeError(
                     f"the evaluation covered {self.n - missing} of its {self.n} samples "
-                    f"({int((marks > 2).sum())} more than once): every sample exactly once"
+                    f"({int((~ok & (marks != 0)).sum())} more than once): every sample exactly once"
                 )
-            return auc_from_scores(sums[: self.n], marks == 2.0)
+            return auc_from_scores(sums[: self.n], marks == 3.0)
         k = self.bins + 2
         neg, pos = sums[:k], sums[k:]
         return auc_from_histograms(neg, pos)
