@@ -94,7 +94,9 @@ def lookup_sides(device: str, batch: int):
     names = [f"cat_{k}" for k in range(len(rows))]
     fused = FusedEmbeddingBagCollection(
         tables=[
-            EmbeddingBagConfig(name=f"t_{n}", embedding_dim=dim, num_embeddings=r, feature_names=[n])
+            EmbeddingBagConfig(
+                name=f"t_{n}", embedding_dim=dim, num_embeddings=r, feature_names=[n]
+            )
             for n, r in zip(names, rows, strict=True)
         ],
         optimizer_type=torch.optim.Adagrad,
@@ -106,7 +108,10 @@ def lookup_sides(device: str, batch: int):
     )
     plain_opt = torch.optim.Adagrad(bags.parameters(), lr=0.004, eps=1e-8)
     g = torch.Generator().manual_seed(0)
-    ids = [torch.randint(0, r, (batch, m), generator=g).to(dev) for r, m in zip(rows, sizes, strict=True)]
+    ids = [
+        torch.randint(0, r, (batch, m), generator=g).to(dev)
+        for r, m in zip(rows, sizes, strict=True)
+    ]
     kjt = KeyedJaggedTensor.from_lengths_sync(
         keys=names,
         values=torch.cat([i.reshape(-1) for i in ids]),

@@ -72,7 +72,9 @@ def check_day(root: Path, day: int, fmt: str, sizes, full: bool, problems: Probl
     if fmt == "multi_hot_npz":
         for k, s in enumerate(sparse):
             if s.ndim != 2 or s.shape[1] != sizes[k] or s.dtype != np.int32:
-                problems.add(sparse_p, f"{k}.npy: {s.shape} {s.dtype}, expected (rows, {sizes[k]}) int32")
+                problems.add(
+                    sparse_p, f"{k}.npy: {s.shape} {s.dtype}, expected (rows, {sizes[k]}) int32"
+                )
                 return n
     for rows in _rows(n, full):
         lab, den = np.asarray(labels[rows]), np.asarray(dense[rows])
@@ -127,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"verify_data: error: --multi-hot-sizes needs {SPARSE} integers", file=sys.stderr)
         return EXIT_USAGE
     try:
-        problems = verify(args.data, args.days, args.sparse_format, sizes, full=args.full, md5=args.md5)
+        problems = verify(
+            args.data, args.days, args.sparse_format, sizes, full=args.full, md5=args.md5
+        )
     except InputError as err:
         print(f"verify_data: error: {err}", file=sys.stderr)
         return err.exit_code

@@ -141,7 +141,9 @@ def check_items(files: dict[str, Path], stats: dict | None, problems: Problems) 
         problems.add(path, f"shape {pop.shape} {pop.dtype}, expected 1-D integers")
         return
     if n_items and len(pop) != n_items:
-        problems.add(path, f"{len(pop)} entries, the artist/album mappings describe {n_items} items")
+        problems.add(
+            path, f"{len(pop)} entries, the artist/album mappings describe {n_items} items"
+        )
     if stats is not None:
         counted = np.zeros(len(pop), dtype=np.int64)
         ids = np.fromiter(stats["items"], dtype=np.int64)

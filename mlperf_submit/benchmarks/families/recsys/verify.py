@@ -25,7 +25,8 @@ class Problems:
         """An InputError, whose message already starts with its file."""
         self.items.append(str(err))
 
-    def report(self, what: str, out=sys.stdout, err=sys.stderr) -> int:
+    def report(self, what: str, out=None, err=None) -> int:
+        out, err = out or sys.stdout, err or sys.stderr
         for line in self.items:
             print(line, file=out)
         verdict = "OK" if not self.items else f"{len(self.items)} problem(s)"
