@@ -1,8 +1,8 @@
 """Recommendation throughput: training samples/s of the ``small`` presets, and embedding lookups/s
 of TorchRec's fused FBGEMM tables against plain ``nn.EmbeddingBag`` measured in the same run.
 
-    .venv/bin/python bench/recsys_throughput.py [--part samples|lookups|all] [--device cpu|cuda]
-        [--steps 6] [--repeat 5]
+    .venv/bin/python bench/recsys_throughput.py [--part samples|lookups|train|all]
+        [--device cpu|cuda] [--steps 6] [--repeat 5]
 
 samples: the real Trainer path of each benchmark's ``small`` preset (``Trainer.build``: the
 tables placed as one process places them -- FBGEMM-fused for dlrm_dcnv2, and for dlrmv4 on CUDA;
@@ -15,6 +15,9 @@ training step = forward (sum-pooled bags), backward, Adagrad update: TorchRec's
 ``nn.EmbeddingBag(sparse=True)`` + ``torch.optim.Adagrad`` (sparse gradients) on the same ids.
 Rounds alternate A-B / B-A; the verdict is the median ratio over ``--repeat`` rounds, so the
 machine's load hits both alike. Lookups/s counts every id of every bag.
+
+train: each benchmark's ``tiny`` preset end to end on its synthetic data through the Trainer
+on ``--device`` (status, evaluations, run time from the Trainer's clock); not part of ``all``.
 """
 
 from __future__ import annotations
@@ -158,15 +161,35 @@ def lookups(device: str, steps: int, repeat: int, batch: int) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def tiny_run(name: str, device: str, root: Path) -> str:
+    cls = _class(name)
+    cfg = apply_overrides(cls.presets["tiny"](), [f"loop.device={device}"])
+    rs = cls.default_ruleset()
+    ctx = RunContext(
+        seed=1, device=torch.device(device), data_dir=root, synthetic=True, division="open",
+        ruleset=rs, preset="tiny",
+    )  # fmt: skip
+    bm = cls(cfg, ctx)
+    bm.prepare_synthetic(root)
+    log = MLPerfLogger(name, rs, "open", str(root / f"{name}.log"), check="off", echo=False)
+    result = Trainer(bm, log).train()
+    evals = ", ".join(f"{v:.4f}@{p:g}" for p, v in result.evals)
+    return f"{name:<11} tiny on {device}: {result.status} in {result.run_seconds:.2f} s ({evals})"
+
+
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=("samples", "lookups", "all"), default="all")
+    ap.add_argument("--part", choices=("samples", "lookups", "train", "all"), default="all")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--lookup-batch", type=int, default=2048)
     ap.add_argument("--benchmarks", default="dlrm_dcnv2,dlrmv4")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     torch.manual_seed(0)
     if args.part in ("samples", "all"):
         with tempfile.TemporaryDirectory() as tmp:
@@ -176,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['benchmark']:<11} small, {r['placement']:<8} global batch "
                     f"{r['global_batch']:>5}: {r['samples_per_s']:10.1f} samples/s ({args.device})"
                 )
+    if args.part == "train":
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in args.benchmarks.split(","):
+                print(tiny_run(name, args.device, Path(tmp)))
     if args.part in ("lookups", "all"):
         r = lookups(args.device, args.steps, args.repeat, args.lookup_batch)
         lo, hi = r["ratio_range"]
