@@ -38,6 +38,12 @@ from recsys_shard_common import (  # noqa: E402
 )
 
 
+def _zero(t) -> bool:
+    shards = getattr(t, "local_shards", None)
+    parts = [s.tensor for s in shards()] if shards is not None else [t]
+    return all(not p.any() for p in parts)
+
+
 def main() -> None:
     name, shardings, reference, out = sys.argv[1:5]
     env = dist.init_distributed("gloo")
@@ -51,7 +57,8 @@ def main() -> None:
 def compare(name: str, sharding: str, ref: dict, out: Path, env) -> None:
     cls = benchmark_class(name)
     cfg = apply_overrides(
-        cls.presets["tiny"](), [*overrides(name, env.world_size), f"schedule.sharding={sharding}"]
+        cls.presets["tiny"](),
+        [*overrides(name, env.world_size), f"schedule.sharding={sharding}", "loop.warmup_steps=2"],
     )
     rs = cls.default_ruleset()
     ctx = RunContext(
@@ -67,8 +74,21 @@ def compare(name: str, sharding: str, ref: dict, out: Path, env) -> None:
         for module_plan in model.plan.plan.values()
         for t, p in module_plan.items()
     }
-    tables.copy_table_rows(model, ref["tables0"])
     raw = unwrap(model)
+    # Warm-up (two steps and an eval forward) restores the sharded tables, the dense weights and
+    # FBGEMM's momentum exactly.
+    before = {k: v.clone() for k, v in tables.gather_table_rows(model, ref["tables0"]).items()}
+    dense_before = {n: p.detach().clone() for n, p in raw.named_parameters()}
+    trainer.warm_up()
+    after = tables.gather_table_rows(model, ref["tables0"])
+    momentum = trainer.optimizer.state_dict()["tables"]["state"]["state"]
+    restored = (
+        all(torch.equal(before[k], after[k]) for k in before)
+        and all(torch.equal(dense_before[n], p) for n, p in raw.named_parameters())
+        and all(_zero(v) for per_table in momentum.values() for v in per_table.values())
+        and trainer.optimizer.state_dict()["state"] == {}
+    )
+    tables.copy_table_rows(model, ref["tables0"])
     with torch.no_grad():
         for n, p in raw.named_parameters():
             if n in ref["dense0"]:
@@ -110,6 +130,7 @@ def compare(name: str, sharding: str, ref: dict, out: Path, env) -> None:
                     "auc_gathered": direct,
                     "auc_mean_of_ranks": sum(per_rank) / len(per_rank),
                     "world": env.world_size,
+                    "warmup_restored": restored,
                 }
             )
         )

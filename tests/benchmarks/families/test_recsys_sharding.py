@@ -3,7 +3,9 @@ ranks (the tables in FBGEMM's fused kernels, sharded as the planner is told) aga
 process's fused tables, on the same global batches from the same initial weights.
 
 Compared after 3 steps: every table row, every dense weight, the loss, and the AUC of one
-evaluation batch split over the ranks (the exact AUC of the gathered scores). The sparse
+evaluation batch split over the ranks (the exact AUC of the gathered scores). Before that, the
+Trainer's warm-up (2 steps) must leave the sharded tables, the dense weights and FBGEMM's
+momentum exactly as built. The sparse
 gradients of a sharded table are the sum of the ranks' mean-loss gradients (TorchRec's
 all-to-all), twice the single process's; Adagrad's update does not change with that scale except
 through eps (1e-8), so the two agree to float rounding (1e-4 after 3 steps of LR 0.05: Adagrad divides by
@@ -83,6 +85,7 @@ def test_sharded_tables_equal_the_single_process(name, tmp_path):
 
 def _check(sharded: dict, single: dict, sharding: str) -> None:
     assert sharded["world"] == 2
+    assert sharded["warmup_restored"], "warm-up left the sharded model or FBGEMM's state changed"
     assert set(sharded["plan"].values()) == {sharding}, sharded["plan"]
     assert sharded["table_moved"] > 1e-4  # the steps did train the tables
     assert sharded["table_err"] < 1e-4, sharded
