@@ -145,8 +145,9 @@ class ScheduleConfig:
     the closed cadence (every 0.05 epoch)."""
     max_epochs: int = 1
     sharding: str = "auto"
-    """TorchRec sharding of the tables under a process group: auto (the planner chooses),
-    table_wise, row_wise (GPU only in TorchRec), column_wise, table_row_wise, data_parallel."""
+    """TorchRec sharding of the tables under a process group: auto (the planner chooses a
+    model-parallel type per table), table_wise, row_wise (EmbeddingBagCollection: GPU only in
+    TorchRec 1.8), column_wise, table_row_wise (``families/recsys/tables.py``)."""
 
     def validate(self) -> None:
         if self.evals_per_epoch < 1 or self.max_epochs < 1:

@@ -141,6 +141,8 @@ class ScheduleConfig:
     max_samples: int = YAMBDA_TRAIN_SAMPLES
     """Budget in training samples (one pass of the stream); 0: the data's train_samples."""
     sharding: str = "auto"
+    """TorchRec sharding of the tables under a process group: auto (the planner chooses a
+    model-parallel type per table), table_wise, row_wise, column_wise, table_row_wise."""
 
     def validate(self) -> None:
         if not 0 < self.eval_every_data_pct <= 1:

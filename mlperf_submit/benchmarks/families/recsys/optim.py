@@ -167,9 +167,10 @@ def fbgemm_modules(keyed_optimizer) -> list:
 
 def table_settings(optimizer: RecOptimizer) -> TableSettings:
     """The tables' rule read back from FBGEMM (fused) or the stepped optimizer; every table
-    group must agree (a rank with no table has none: the caller all-reduces if it must)."""
+    group must agree. Under a process group the ranks' findings are gathered: a rank may hold
+    no table (26 table-wise tables on 32 ranks). Every rank must call it."""
     groups = optimizer.table_groups
-    lrs = {g.get("initial_lr", g["lr"]) for g in groups}
+    lrs = {float(g.get("initial_lr", g["lr"])) for g in groups}
     if optimizer.fused:
         found = set()
         for emb in fbgemm_modules(optimizer.tables):
@@ -179,6 +180,11 @@ def table_settings(optimizer: RecOptimizer) -> TableSettings:
     else:
         kind = "adagrad" if isinstance(optimizer.tables, torch.optim.Adagrad) else "rowwise_adagrad"
         found = {(kind, float(g["eps"]), float(g["weight_decay"])) for g in groups}
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        every: list = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(every, (found, lrs))
+        found = set().union(*(f for f, _ in every))
+        lrs = set().union(*(r for _, r in every))
     if len(found) != 1 or len(lrs) != 1:
         raise RuntimeError(f"the embedding tables' optimizers disagree: {found}, lr {lrs}")
     (name, eps, wd), lr = found.pop(), lrs.pop()
