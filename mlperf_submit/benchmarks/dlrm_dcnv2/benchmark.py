@@ -30,7 +30,7 @@ from mlperf_submit.benchmarks.dlrm_dcnv2.model import build_dlrm, to_kjt
 from mlperf_submit.benchmarks.dlrm_dcnv2.optim import LRPolicy
 from mlperf_submit.benchmarks.families.recsys.benchmark import RecsysBenchmark
 from mlperf_submit.benchmarks.families.recsys.optim import Adagrad, RecOptimizer, table_settings
-from mlperf_submit.benchmarks.families.recsys.tables import TableRule
+from mlperf_submit.benchmarks.families.recsys.tables import TableRule, import_torchrec
 from mlperf_submit.errors import InputError, UsageError
 from mlperf_submit.logging import attr_values, optimizer_name, optimizer_values
 
@@ -95,6 +95,7 @@ class DLRMDCNv2Benchmark(RecsysBenchmark):
         return self.cfg.schedule.sharding
 
     def build_model(self) -> nn.Module:
+        import_torchrec()
         return build_dlrm(
             self.cfg.model, tables_device=self.tables_device(), dense_device=self.dense_device()
         )

@@ -37,7 +37,7 @@ from mlperf_submit.benchmarks.dlrmv4.docs import DOCS
 from mlperf_submit.benchmarks.dlrmv4.model import HSTU, hstu_loss
 from mlperf_submit.benchmarks.families.recsys.benchmark import RecsysBenchmark
 from mlperf_submit.benchmarks.families.recsys.optim import RecOptimizer, table_settings
-from mlperf_submit.benchmarks.families.recsys.tables import TableRule
+from mlperf_submit.benchmarks.families.recsys.tables import TableRule, import_torchrec
 from mlperf_submit.errors import InputError, UsageError
 from mlperf_submit.logging import attr_values, optimizer_values
 
@@ -158,9 +158,7 @@ class DLRMv4Benchmark(RecsysBenchmark):
         return self.cfg.schedule.sharding
 
     def build_model(self) -> nn.Module:
-        # torchrec's first import runs tensor code (tensordict): not under a meta default device.
-        import torchrec  # noqa: F401
-
+        import_torchrec()  # not under the meta default device below: its import runs tensor code
         with self.dense_device():
             return HSTU(self.cfg.model, tables_device=self.tables_device())
 

@@ -32,6 +32,17 @@ from torch import nn
 
 from mlperf_submit.errors import UsageError
 
+def import_torchrec() -> None:
+    """Import TorchRec (and FBGEMM) once, before any meta-device context (its import runs tensor
+    code) and without FBGEMM's import-time DeprecationWarnings about SSD kernels the CPU build
+    lacks and a module rename (noise in every run's output, nothing to act on)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"fbgemm_gpu\.")
+        import torchrec  # noqa: F401
+
+
 SHARDINGS = ("auto", "table_wise", "row_wise", "column_wise", "table_row_wise")
 
 
