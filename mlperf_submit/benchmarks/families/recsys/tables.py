@@ -32,6 +32,7 @@ from torch import nn
 
 from mlperf_submit.errors import UsageError
 
+
 def import_torchrec() -> None:
     """Import TorchRec (and FBGEMM) once, before any meta-device context (its import runs tensor
     code) and without FBGEMM's import-time DeprecationWarnings about SSD kernels the CPU build
