@@ -117,7 +117,8 @@ def multi_hot_tables(
             extra = rs.randint(0, n, size=(n, m - 1))
         else:
             extra = rs.pareto(a=0.25, size=(n, m - 1)).astype(np.int32) % n
-        out.append(np.concatenate((np.arange(n)[:, None], extra), axis=-1).astype(np.int64))
+        # int32 as the reference keeps them (ids < 2^31): the 40M-row tables are GBs already.
+        out.append(np.concatenate((np.arange(n)[:, None], extra), axis=-1).astype(np.int32))
     return out
 
 
@@ -211,7 +212,7 @@ class CriteoSplits(DataSplits):
         ids = []
         for k, f in enumerate(feats):
             if self.one_hot:
-                ids.append(self.lookup[k][f.astype(np.int64) % self.table_sizes[k]])
+                ids.append(self.lookup[k][f.astype(np.int64) % self.table_sizes[k]].astype(np.int64))
             else:
                 ids.append(np.asarray(f, dtype=np.int64).reshape(len(f), -1))
         n = stop - start
