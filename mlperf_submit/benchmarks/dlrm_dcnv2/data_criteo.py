@@ -212,7 +212,9 @@ class CriteoSplits(DataSplits):
         ids = []
         for k, f in enumerate(feats):
             if self.one_hot:
-                ids.append(self.lookup[k][f.astype(np.int64) % self.table_sizes[k]].astype(np.int64))
+                ids.append(
+                    self.lookup[k][f.astype(np.int64) % self.table_sizes[k]].astype(np.int64)
+                )
             else:
                 ids.append(np.asarray(f, dtype=np.int64).reshape(len(f), -1))
         n = stop - start

@@ -27,12 +27,7 @@ from mlperf_submit.logging import MLPerfLogger
 from tests.benchmarks import test_contract as contract
 from tests.compliance.official_inprocess import official_messages
 
-OPEN_RULES_SYNTHETIC_DATA_FAILS = {
-    "train_samples": "v['value'] == 2290835423",
-    "eval_samples": "v['value'] == 2058204",
-    "opt_base_learning_rate": "lr_min",
-    "opt_sparse_base_learning_rate": "lr_min",
-}
+OPEN_RULES_SYNTHETIC_DATA_FAILS = DLRMv4Benchmark.tiny_scale_rules
 
 
 @pytest.fixture
