@@ -24,6 +24,8 @@ BENCHMARKS: tuple[str, ...] = (
     "llama31_405b",
     "deepseekv3_671b",
     "flux1",
+    "dlrm_dcnv2",
+    "dlrmv4",
 )
 
 

@@ -2,9 +2,10 @@
 
 The target is the ``ATLEAST_ONE_CHECK`` of ``eval_accuracy`` in ``closed_<bm>.yaml`` of the
 installed ``mlperf-logging`` (docs/official-tools.md §5.2), e.g.
-``"v['value'] >= 0.7590 and v['value'] < 1.0"`` -> ``Target(0.759, higher_is_better=True)``. Targets on structured values (maskrcnn's BBOX/SEGM,
-stable_diffusion's FID/CLIP) or on state (``s['target_accuracy']``) have no single line to draw
-and give None.
+``"v['value'] >= 0.7590 and v['value'] < 1.0"`` -> ``Target(0.759, higher_is_better=True)``.
+A target kept in the state by a BEGIN block (closed_dlrmv4.yaml's ``'target_accuracy': 0.75``)
+is read from that block. Targets on structured values (maskrcnn's BBOX/SEGM, stable_diffusion's
+FID/CLIP) have no single line to draw and give None.
 
     >>> closed_target("llama31_8b", "6.1.0")
     Target(value=3.3, higher_is_better=False, source='training_6.1.0/closed_llama31_8b.yaml')
@@ -55,11 +56,16 @@ def closed_target(benchmark: str, ruleset: str) -> Target | None:
             rules = yaml.safe_load(f) or []
     except (OSError, yaml.YAMLError):
         return None
+    state = _begin_constants(rules)
     for item in rules:
         key = item.get("KEY") if isinstance(item, dict) else None
         if not isinstance(key, dict) or key.get("NAME") != "eval_accuracy":
             continue
-        check = str(key.get("ATLEAST_ONE_CHECK", ""))
+        # A target kept in the state (closed_dlrmv4.yaml: s['target_accuracy']) is the BEGIN
+        # block's constant.
+        check = _STATE.sub(
+            lambda m: repr(state.get(m.group(1), m.group(0))), str(key.get("ATLEAST_ONE_CHECK", ""))
+        )
         for op, number in _CMP.findall(check):
             # The bound that is the target is the one on the "good" side: >= for accuracy,
             # <= for losses; the other comparison is a sanity bound (< 1.0, > 0.0).
@@ -68,3 +74,19 @@ def closed_target(benchmark: str, ruleset: str) -> Target | None:
             if op == "<=":
                 return Target(float(number), False, os.path.relpath(path, _checker_dir()))
     return None
+
+
+_STATE = re.compile(r"s\['(\w+)'\]")
+_CONST = re.compile(r"'(\w+)'\s*:\s*([0-9.eE+-]+)")
+
+
+def _begin_constants(rules) -> dict:
+    """Numeric constants a BEGIN block puts in the state (closed_dlrmv4.yaml's
+    ``'target_accuracy': 0.75``)."""
+    out = {}
+    for item in rules:
+        begin = item.get("BEGIN") if isinstance(item, dict) else None
+        if isinstance(begin, dict):
+            for name, number in _CONST.findall(str(begin.get("CODE", ""))):
+                out[name] = float(number)
+    return out

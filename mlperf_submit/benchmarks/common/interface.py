@@ -15,7 +15,8 @@ Call order (the Trainer's stages)::
     prepare_synthetic(root)   before init_start (dataset generation is not part of the run):
                               synthetic_data(root).ensure()
     --- init_start ---
-    build_model()             on ctx.device; the Trainer wraps it (compile / FSDP2 / DDP)
+    build_model()             on ctx.device; the Trainer wraps it (compile / FSDP2 / DDP), or
+                              parallelize(model) does when it returns a module (TorchRec DMP)
     compile_loss(compile_fn)  only with loop.compile: compile the loss's own computation
     build_optimizer(model)    -> (optimizer, scheduler or None)
     hyperparameters(opt, sched)   MLPerf keys read back from the objects in effect
@@ -139,6 +140,11 @@ class Benchmark(ABC):
     progress_unit: ClassVar[str]
     """"epoch_num" or "samples_count": the metadata key of blocks and evals (the contract test
     checks it against the official rule file)."""
+    blocks_in_samples: ClassVar[bool] = False
+    """For an ``epoch_num`` benchmark that evaluates inside an epoch (dlrm_dcnv2: every 0.05
+    epoch): its blocks count global training samples, as a ``samples_count`` benchmark's do (the
+    stream continues across blocks and epochs), and the log's ``epoch_num`` is the fraction
+    ``epoch_progress(samples)``."""
     higher_is_better: ClassVar[bool] = True
     """Direction of ``eval_accuracy`` (accuracy, AUC: True; losses, perplexity: False)."""
     metric_key: ClassVar[str] = "eval_accuracy"
@@ -240,6 +246,20 @@ class Benchmark(ABC):
     @abstractmethod
     def global_batch_size(self) -> int:
         """Samples per optimizer step over all ranks (logged as ``global_batch_size``)."""
+
+    def parallelize(self, model: nn.Module) -> nn.Module | None:
+        """A model-parallel benchmark wraps its own model here and returns the wrapped module
+        (TorchRec's ``DistributedModelParallel``: sharded embedding tables, the dense part in
+        DDP); the Trainer then uses it as built, with neither FSDP2, DDP nor torch.compile.
+        Called after ``build_model`` and before ``build_optimizer`` (which receives the result);
+        the result must expose the raw module as ``.module`` (``parallel.unwrap``) for warm-up's
+        state restore. Default None: the Trainer's data parallelism (``loop.data_parallel``)."""
+        return None
+
+    def epoch_progress(self, samples: int) -> float:
+        """``blocks_in_samples`` benchmarks: the ``epoch_num`` logged after ``samples`` global
+        training samples (an epoch fraction, counted from 0, as the reference logs it)."""
+        raise NotImplementedError(f"{self.name} does not count its blocks in samples")
 
     def parallelism(self) -> dict[str, int]:
         """The model-parallel degrees in effect (MLPerf 6.x keys): data parallelism only unless a

@@ -171,20 +171,22 @@ class Trainer:
         # Same initial weights on every rank (DDP would broadcast rank 0's anyway).
         torch.manual_seed(derive_seed(self.ctx.seed, 0, "model"))
         model = self.bm.build_model()
-        compile_fn = self._compiler()
+        own = self.bm.parallelize(model)  # model parallel (TorchRec DMP): no compile/FSDP2/DDP
+        model = model if own is None else own
+        compile_fn = self._compiler() if own is None else None
         # Compile before any wrapper, so FSDP2's and DDP's hooks stay outside compiled code:
         # the repeated blocks (one graph serves them all) and the benchmark's loss.
         blocks = ddp.compile_blocks(model, compile_fn) if compile_fn else 0
         if compile_fn:
             self.bm.compile_loss(compile_fn)
         whole = compile_fn is not None and blocks == 0
-        if self.loop.data_parallel == "fsdp2":
+        if self.loop.data_parallel == "fsdp2" and own is None:
             if whole:
                 model = compile_fn(model)
             # fully_shard replaces the parameters by sharded ones: before the optimizer sees them.
             model = ddp.shard_model(model, param_dtype=self.precision.param_dtype)
         self.optimizer, self.scheduler = self.bm.build_optimizer(model)
-        if self.loop.data_parallel == "ddp":
+        if self.loop.data_parallel == "ddp" and own is None:
             model = ddp.wrap_model(model, self.device)
             if whole:
                 # DDP first: compiling DDP's module lets dynamo split the graph at DDP's
@@ -301,9 +303,14 @@ class Trainer:
                 return "aborted"
         return "aborted"  # the plan's last block ended without reaching the target
 
-    def _log_progress(self, block: Block) -> int:
+    def _log_block(self, block: Block) -> tuple[int | float, int | float]:
+        """The block's first progress value and count as logged."""
+        if self.bm.blocks_in_samples:  # samples trained, logged as epoch fractions
+            first = self.bm.epoch_progress(block.first)
+            return first, self.bm.epoch_progress(block.end) - first
         # Epochs are logged 1-based (the references' convention, and what the RCPs count).
-        return block.first + 1 if self.bm.progress_unit == "epoch_num" else block.first
+        first = block.first + 1 if self.bm.progress_unit == "epoch_num" else block.first
+        return first, block.count
 
     def train_block(self, block: Block) -> None:
         self.model.train()
@@ -311,8 +318,8 @@ class Trainer:
         samples = 0
         _sync(self.device)
         t0 = time.perf_counter()
-        with self.logger.block(self._log_progress(block), block.count):
-            if self.bm.progress_unit == "epoch_num":
+        with self.logger.block(*self._log_block(block)):
+            if self.bm.progress_unit == "epoch_num" and not self.bm.blocks_in_samples:
                 for epoch in range(block.first, block.end):
                     with self.logger.epoch(epoch + 1):
                         for batch in self.data.train_epoch(epoch):
@@ -379,6 +386,8 @@ class Trainer:
 
     def evaluate(self, block: Block) -> float:
         progress = block.end  # epochs completed (1-based) or samples trained
+        if self.bm.blocks_in_samples:
+            progress = self.bm.epoch_progress(block.end)
         self.model.eval()
         sums = None
         with self.logger.eval(progress) as ev, torch.no_grad(), self.precision.autocast():
