@@ -15,17 +15,9 @@ GLOBAL_BATCH = {"dlrm_dcnv2": 128, "dlrmv4": 32}
 
 
 def benchmark_class(name: str):
-    """The benchmark's class from its folder (dlrmv4 is built but not in the registry: see
-    the README's dlrmv4 section)."""
-    import importlib
+    from mlperf_submit.benchmarks.registry import get_benchmark
 
-    from mlperf_submit.benchmarks.common.interface import Benchmark
-
-    mod = importlib.import_module(f"mlperf_submit.benchmarks.{name}.benchmark")
-    return next(
-        v for v in vars(mod).values()
-        if isinstance(v, type) and issubclass(v, Benchmark) and getattr(v, "name", "") == name
-    )  # fmt: skip
+    return get_benchmark(name)
 
 
 def overrides(name: str, world: int) -> list[str]:
