@@ -106,7 +106,7 @@ class Trainer:
         self.logger = logger
         self.submission = submission or SubmissionInfo()
         self.cache_cleared = cache_cleared
-        self.out = out if out is not None else sys.stdout  # the in-effect line (rank 0)
+        self.out = out if out is not None else sys.stderr  # the in-effect line (rank 0)
         self.device = self.ctx.device
         self.precision: Precision = make_precision(self.loop.precision, self.device)
         self.model: torch.nn.Module | None = None  # as trained (compiled / DDP-wrapped)
