@@ -150,7 +150,7 @@ def check_target(
     elif kind == "dir":
         report = check_result_dir(path, ruleset, rcp_bypass=rcp_bypass, seed_bypass=seed_bypass)
     elif kind == "files":
-        report = check_result_files(loose_logs(path), ruleset)
+        report = check_result_files(loose_logs(path), ruleset, where=path)
     else:
         report = check_org(path, ruleset, rcp_bypass=rcp_bypass, seed_bypass=seed_bypass)
     return Target(path, kind, ruleset, source, report)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import os
 import warnings
 from collections import defaultdict
@@ -40,6 +41,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance import meta
+from mlperf_submit.compliance.parser import call_deep, loads_bounded
 
 TOKEN = ":::MLLOG "
 NOT_CONVERGED = 1e9
@@ -113,7 +115,7 @@ class RcpRun:
 
 def _load(text: str, cache: dict) -> dict:
     if "v" not in cache:
-        cache["v"] = json.loads(text)
+        cache["v"] = loads_bounded(text)  # json.loads, deep values included (parser.py)
     return cache["v"]
 
 
@@ -227,12 +229,12 @@ def collect_points(runs: Sequence[RcpRun], *, bert_train_samples: bool = False) 
         not_converged += run.not_converged
         if bs == -1:
             bs = run.bs
-        elif run.bs != bs:
+        elif call_deep(operator.ne, run.bs, bs):
             notes.append(f"batch sizes in files do not match ({run.path}: {run.bs!r} vs {bs!r})")
             return RcpPoints(-1, None, None, list(runs), notes)
         if benchmark is None:
             benchmark = run.benchmark
-        elif run.benchmark != benchmark:
+        elif call_deep(operator.ne, run.benchmark, benchmark):
             notes.append(
                 f"benchmark names in files do not match ({run.path}: {run.benchmark!r} vs "
                 f"{benchmark!r})"
@@ -444,7 +446,7 @@ class RcpResult:
                 f"{float(self.record['RCP Mean']):.6g}, minimum {self.min_epochs:.6g})"
             )
         if self.scaling_written is not None:
-            text += f"; normalisation factor {self.scaling_written!r}"
+            text += f"; normalisation factor {float(self.scaling_written)!r}"
         return text
 
 

@@ -103,7 +103,7 @@ def verify_org(
     check_code: bool = True,
     official: bool = False,
 ) -> VerifyReport:
-    folder = os.path.normpath(str(folder))
+    folder = os.fspath(folder)  # kept as given: the paths reported start with it
     if not os.path.exists(folder):
         raise InputError(f"{folder}: no such directory")
     if not is_org_folder(folder):
