@@ -62,6 +62,7 @@ class RunRecord:
     division: str = ""
     data: str = ""
     last_eval: list | None = None  # [progress (epoch or samples), value]
+    started: bool | None = None  # run_start was logged (False: it never got that far)
     note: str | None = None
     attempts: list[dict] = field(default_factory=list)
 
@@ -82,6 +83,10 @@ class Manifest:
     preset: str | None = None
     nodes: int = 1
     nproc_per_node: int = 1
+    gpus_per_node: int = 0  # srun/slurm: --gpus-per-node (0: none requested)
+    cpus_per_task: int | None = None  # srun/slurm: --cpus-per-task (None: run.sub derives it)
+    exclusive: bool = False  # srun/slurm: --exclusive
+    rendezvous_timeout_s: float | None = None  # MLPERF_SUBMIT_RENDEZVOUS_TIMEOUT of the runs
     container: str | None = None
     cache_clear: str = "auto"  # auto | off | the site's command; --resume keeps it
     command: str = ""
