@@ -20,7 +20,7 @@ import os
 from mlperf_submit.compliance import meta
 from mlperf_submit.compliance.filecheck import check_file
 from mlperf_submit.compliance.orgfolder import check_org, is_org_folder, org_benchmarks
-from mlperf_submit.compliance.parser import TOKEN, LogLine, parse_mllog_text
+from mlperf_submit.compliance.parser import TOKEN, LogLine, log_lines, open_log, parse_mllog_text
 from mlperf_submit.compliance.report_format import Target
 from mlperf_submit.compliance.runset import check_result_dir, check_result_files, result_files
 from mlperf_submit.compliance.system_desc import load_system_desc
@@ -69,8 +69,8 @@ def loose_logs(path: str) -> list[str]:
 def log_benchmark(path: str) -> str | None:
     """The first ``submission_benchmark`` value of a log (a quick scan, no rules)."""
     try:
-        with open(path, encoding="latin-1") as f:
-            for line in f:
+        with open_log(path) as f:
+            for line in log_lines(f, path):
                 if "submission_benchmark" not in line:
                     continue
                 pos = line.rfind(TOKEN)

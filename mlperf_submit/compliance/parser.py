@@ -29,6 +29,7 @@ import itertools
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -361,8 +362,25 @@ def iter_lines(lines: Iterable[str], start_file_lineno: int = 1) -> Iterator[Log
         index += 1
 
 
+def regular_file(path: str | os.PathLike, what: str = "log file") -> None:
+    """InputError unless ``path`` is a regular file: opening a FIFO would wait for a writer
+    forever, and a directory, a device or a symbolic-link loop is no log."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as err:  # ELOOP, EACCES on a parent, ...
+        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{path}: is a directory, not a {what}")
+    if not stat.S_ISREG(mode):
+        kind = "a named pipe" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise InputError(f"{path}: {kind}, not a {what}")
+
+
 def open_log(path: str | os.PathLike):
     """Open a log the way the official parser does (latin-1, universal newlines)."""
+    regular_file(path)
     try:
         return open(path, encoding="latin-1", newline=None)
     except FileNotFoundError:
@@ -375,10 +393,57 @@ def open_log(path: str | os.PathLike):
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
 
 
+# Lines longer than this are read in pieces: a 2 GB log of zero bytes is one "line", which
+# the file iterator would hold in memory whole.
+LONG_LINE = 1 << 24  # 16 MiB
+# What is kept of a line after its last token (the JSON a check reads) has no such bound in
+# the official tools; past this we give up on the file rather than on the machine's memory.
+MAX_RECORD = 1 << 28  # 256 MiB
+
+
+def log_lines(f, name: str | os.PathLike = "log") -> Iterator[str]:
+    """The lines of an open log, as ``for line in f`` gives them, in bounded memory: a line
+    longer than :data:`LONG_LINE` comes back as its part from the *last* ``:::MLLOG `` token on
+    (all any check reads: the official parser cuts at the last token), or as a bare line end
+    when it holds no token, so line numbers stay right."""
+    readline = f.readline
+    lineno = 0
+    while True:
+        line = readline(LONG_LINE)
+        if not line:
+            return
+        lineno += 1
+        if len(line) < LONG_LINE or line[-1] == "\n":
+            yield line
+        else:
+            yield _rest_of_long_line(line, readline, name, lineno)
+
+
+def _rest_of_long_line(first: str, readline, name, lineno: int) -> str:
+    keep = first
+    while True:
+        pos = keep.rfind(TOKEN)
+        keep = keep[pos:] if pos >= 0 else keep[-(_TOKEN_LEN - 1) :]  # a token may straddle
+        if len(keep) > MAX_RECORD:
+            raise InputError(
+                f"{name}:{lineno}: an MLLOG record longer than {MAX_RECORD >> 20} MiB: not a "
+                "log this tool (or the official one, in sane memory) can read"
+            )
+        if keep.endswith("\n"):
+            break
+        piece = readline(LONG_LINE)
+        if not piece:
+            break
+        keep += piece
+    if keep.startswith(TOKEN):
+        return keep
+    return "\n" if keep.endswith("\n") else ""
+
+
 def iter_file(path: str | os.PathLike) -> Iterator[LogLine | BadLine]:
     """Stream the MLLOG lines of a file; memory does not grow with its length."""
     with open_log(path) as f:
         try:
-            yield from iter_lines(f)
+            yield from iter_lines(log_lines(f, path))
         except OSError as err:
             raise InputError(f"{path}: read error: {err.strerror or err}") from None

@@ -44,7 +44,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance import meta
-from mlperf_submit.compliance.parser import call_deep, loads_bounded
+from mlperf_submit.compliance.parser import call_deep, loads_bounded, log_lines, open_log
+from mlperf_submit.errors import InputError
 
 TOKEN = ":::MLLOG "
 NOT_CONVERGED = 1e9
@@ -135,8 +136,8 @@ def read_rcp_point(path: str, ruleset: str, *, bert_train_samples: bool = False)
     stop_line = None
     lineno = 0
     try:
-        with open(path, encoding="latin-1") as f:
-            for lineno, line in enumerate(f, 1):
+        with open_log(path) as f:
+            for lineno, line in enumerate(log_lines(f, path), 1):
                 pos = line.rfind(TOKEN)
                 if pos < 0:
                     continue
@@ -187,7 +188,7 @@ def read_rcp_point(path: str, ruleset: str, *, bert_train_samples: bool = False)
                     else:
                         not_converged = 1
                         subm_epochs = NOT_CONVERGED
-    except OSError as err:
+    except (OSError, InputError) as err:
         return RcpRun(path, 1, NOT_CONVERGED, -1, None, crash=f"{path}: cannot read ({err})")
     except Exception as err:  # the official reader has no error handling: any raise is a crash
         where = f"{path}:{lineno}"
