@@ -25,6 +25,7 @@ whatever our own stack depth, and parse anything within it without a recursion l
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
@@ -370,6 +371,8 @@ def regular_file(path: str | os.PathLike, what: str = "log file") -> None:
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except OSError as err:  # ELOOP, EACCES on a parent, ...
+        if err.errno == errno.ELOOP:
+            raise InputError(f"{path}: a symbolic link loop") from None
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     if stat.S_ISDIR(mode):
         raise InputError(f"{path}: is a directory, not a {what}")

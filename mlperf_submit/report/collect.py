@@ -157,6 +157,8 @@ def _packaged_target(org: Path, benchmark: str, closed: Target | None) -> Target
 
 
 def _dry_run(org: Path, system: str) -> bool:
+    if not (org / "systems" / f"{system}.json").is_file():
+        return False
     try:
         desc = json.loads((org / "systems" / f"{system}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -217,9 +219,12 @@ def collect(path: str | os.PathLike, ruleset: str | None = None) -> list[Benchma
         raise InputError(f"{p}: no such file or directory")
     if not p.is_dir():
         raise UsageError(f"{p}: expected a campaign dir, an org folder or a result dir")
-    if (p / "campaign.json").is_file():
+    if os.path.lexists(p / "campaign.json"):  # read_manifest says what is wrong with it
         return collect_campaign(p, ruleset)
     if (p / "results").is_dir():
+        from mlperf_submit.compliance.inputs import require_usable_org
+
+        require_usable_org(p)  # before any plot is drawn or file written
         return collect_org(p, ruleset)
     if glob.glob(os.path.join(p, "result_*.txt")):
         return [collect_result_dir(p, ruleset)]

@@ -61,6 +61,8 @@ def _pretty_framework(framework: str) -> str:
 
 def _private_id(org: str, system: str) -> str:
     path = os.path.join(org, "results", system, "privateid.json")
+    if not os.path.isfile(path):  # absent, or a named pipe that would block the read
+        return ""
     try:
         with open(path, encoding="utf-8") as f:
             return str(json.load(f).get("private_id", ""))

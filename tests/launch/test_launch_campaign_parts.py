@@ -11,10 +11,13 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlperf_submit.cli import main as cli_main
 from mlperf_submit.errors import InputError, UsageError
@@ -32,6 +35,7 @@ from mlperf_submit.launch.campaign.runner import (
     runs_to_do,
 )
 from mlperf_submit.launch.campaign.slurm import render_script, write_script
+from tests.damage import DAMAGES, damage, listing
 
 PY = sys.executable
 
@@ -468,3 +472,31 @@ def test_cache_clearing_on_every_slurm_node(slurm_cluster, monkeypatch):
     argv = cache_clear_argv(LaunchSpec("srun", nodes=2))
     res = clear_caches(shlex.join(["srun", "-t", "2", *argv[1:]]))
     assert res.cleared == os.access("/proc/sys/vm/drop_caches", os.W_OK), res.how
+
+
+@settings(max_examples=14, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(kind=st.sampled_from(DAMAGES), what=st.sampled_from(["manifest", "run log"]))
+def test_resume_on_a_damaged_campaign(capsys, kind, what):
+    """A finished campaign whose manifest or a run log is damaged (tests/damage.py): an
+    unusable manifest is exit 2 naming it, with the campaign dir untouched; a damaged log of a
+    finished run is never read again (nothing to re-run: exit 0)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = _cfg(Path(tmp), runs=2)
+        prepare(cfg)
+        with mf.locked_manifest(cfg.out) as m:
+            for r in m.runs:
+                r.status, r.seed, r.log = "converged", 10 + r.index, f"resnet/run_{r.index}.log"
+                (cfg.out / r.log).write_text(":::MLLOG {}\n")
+        path = cfg.out / ("campaign.json" if what == "manifest" else "resnet/run_1.log")
+        is_json = what == "manifest"
+        damage(path, kind, is_json=is_json)
+        before = listing(cfg.out)
+        code = cli_main(["campaign", "resnet", "--out", str(cfg.out), "--resume"])
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        if is_json:
+            assert code == 2 and str(path) in err, err
+            assert listing(cfg.out) == before, "nothing written on unusable input"
+        else:
+            assert code == 0, err

@@ -105,7 +105,7 @@ def build_config(args):
     check_train_args(args.train_args)
     # On resume, what was not given comes from the manifest (so a bare --resume works).
     previous = None
-    if (args.resume or args.run_index is not None) and (out / mf.MANIFEST).exists():
+    if (args.resume or args.run_index is not None) and os.path.lexists(out / mf.MANIFEST):
         previous = mf.read_manifest(out)
         if previous.benchmark != bm:
             raise UsageError(f"{out / mf.MANIFEST} is a campaign of {previous.benchmark}, not {bm}")

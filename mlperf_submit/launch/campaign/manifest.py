@@ -145,8 +145,19 @@ def _run_from_dict(data: object, path: Path, i: int) -> RunRecord:
     return run
 
 
+MAX_BYTES = 64 << 20  # a manifest of 10,000 runs is a few MB
+
+
 def read_manifest(out_dir: str | os.PathLike) -> Manifest:
     path = Path(out_dir) / MANIFEST
+    if os.path.lexists(path) and not path.is_file():
+        kind = "a directory" if path.is_dir() else (
+            "a symbolic link loop or a broken link" if path.is_symlink() and not path.exists()
+            else "not a regular file"
+        )  # fmt: skip
+        raise InputError(f"{path}: {kind}, not a campaign manifest")
+    if path.is_file() and path.stat().st_size > MAX_BYTES:
+        raise InputError(f"{path}: {path.stat().st_size >> 20} MiB, not a campaign manifest")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -158,6 +169,23 @@ def read_manifest(out_dir: str | os.PathLike) -> Manifest:
     except json.JSONDecodeError as err:
         raise InputError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
     return _from_dict(data, path)
+
+
+def unusable_run_logs(out_dir: str | os.PathLike, manifest: Manifest) -> list[str]:
+    """The recorded run logs that exist but are not regular files: ``path: reason`` (a
+    report or a package cannot use them; a missing log is a run without a result)."""
+    out = []
+    for r in manifest.runs:
+        if not r.log:
+            continue
+        path = Path(out_dir) / r.log
+        if os.path.lexists(path) and not path.is_file():
+            kind = "a directory" if path.is_dir() else (
+                "a symbolic link loop or a broken link" if path.is_symlink()
+                and not path.exists() else "not a regular file (a named pipe?)"
+            )  # fmt: skip
+            out.append(f"{path}: {kind}, not a run log")
+    return out
 
 
 def write_manifest(out_dir: str | os.PathLike, manifest: Manifest) -> None:

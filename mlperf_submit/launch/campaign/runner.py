@@ -168,7 +168,7 @@ def prepare(cfg: CampaignConfig) -> mf.Manifest:
     out.mkdir(parents=True, exist_ok=True)
     (out / cfg.benchmark).mkdir(exist_ok=True)
     with mf.manifest_lock(out):
-        if path.exists():
+        if os.path.lexists(path):  # a broken or looping link is read (and refused) too
             if not cfg.resume:
                 raise UsageError(
                     f"{path} exists: pass --resume to finish that campaign, or choose a new --out"
