@@ -500,3 +500,41 @@ def test_resume_on_a_damaged_campaign(capsys, kind, what):
             assert listing(cfg.out) == before, "nothing written on unusable input"
         else:
             assert code == 0, err
+
+
+@pytest.mark.slurm
+def test_slurm_up_and_down_as_make_runs_them(tmp_path):
+    """`make slurm-up` / `make slurm-down` run this module: up prints the SLURM_CONF to export
+    and the nodes answer with their GPUs declared; a second up is refused; down stops every
+    daemon (no process left: the autouse fixture)."""
+    cli = [PY, "-m", "mlperf_submit.launch.campaign.local_slurm"]
+    where = ["--dir", str(tmp_path / "slurm")]
+    up = subprocess.run([*cli, "up", *where], capture_output=True, text=True, timeout=120)
+    try:
+        assert up.returncode == 0, up.stderr
+        conf = tmp_path / "slurm" / "slurm.conf"
+        assert f"export SLURM_CONF={conf}" in up.stdout
+        env = {**os.environ, "SLURM_CONF": str(conf)}
+        nodes = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %t %G"], env=env,
+                               capture_output=True, text=True, timeout=60).stdout.split("\n")  # fmt: skip
+        assert nodes[:2] == ["n1 idle gpu:8", "n2 idle gpu:8"]
+        again = subprocess.run([*cli, "up", *where], capture_output=True, text=True, timeout=60)
+        assert again.returncode == 2 and "already running" in again.stderr
+        status = subprocess.run([*cli, "status", *where], capture_output=True, text=True)
+        assert status.returncode == 0 and "running" in status.stdout
+    finally:
+        down = subprocess.run([*cli, "down", *where], capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0 and "stopped" in down.stdout
+    status = subprocess.run([*cli, "status", *where], capture_output=True, text=True)
+    assert status.returncode == 1 and "not running" in status.stdout
+
+
+def test_campaign_says_what_to_do_without_a_slurm_controller(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SLURM_CONF", str(tmp_path / "nowhere.conf"))
+    out = tmp_path / "camp"
+    rc = cli_main(["campaign", "resnet", "--launcher", "slurm", "--nodes", "2", "--preset",
+                   "tiny", "--division", "open", "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "no Slurm controller answers" in err and "make slurm-up" in err, err
+    assert "export SLURM_CONF=/tmp/mlperf-submit-slurm/slurm.conf" in err
+    assert not out.exists(), "nothing written"
