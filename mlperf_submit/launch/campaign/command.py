@@ -16,9 +16,11 @@ submits it with sbatch and follows the job (see launch/campaign/slurm.py).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -185,19 +187,20 @@ def build_config(args):
         raise UsageError(f"{bm} is not a benchmark of ruleset {ruleset}: {meta.where_is(bm)}")
 
     # What every run will train, resolved as `train` resolves it: refuse now what train would
-    # refuse at the first run, and size the Slurm request from it.
-    bm_cls, train_cfg = resolved_train_config(bm, preset, train_args)
-    if bm_cls is not None and division == "closed":
-        problems = bm_cls.closed_problems(train_cfg)
-        if problems:
-            shown = preset or "tiny"  # train's default preset
-            raise UsageError(
-                f"preset {shown!r} is not a closed-division configuration: "
-                + "; ".join(problems)
-                + ". The campaign's division is closed by default: add --division open (or "
-                "choose a closed preset)"
-            )
-    on_gpus = train_cfg is not None and getattr(train_cfg.loop, "device", None) == "cuda"
+    # refuse at the first run, and size the Slurm request from it (a resumed campaign and the
+    # loop inside run.sub were checked when the campaign was created).
+    facts = {"closed_problems": None, "device": None}
+    if previous is None and args.run_index is None:
+        facts = train_facts(bm, preset, list(train_args))
+    if division == "closed" and facts["closed_problems"]:
+        shown = preset or "tiny"  # train's default preset
+        raise UsageError(
+            f"preset {shown!r} is not a closed-division configuration: "
+            + "; ".join(facts["closed_problems"])
+            + ". The campaign's division is closed by default: add --division open (or "
+            "choose a closed preset)"
+        )
+    on_gpus = facts["device"] == "cuda"
     slurmish = args.launcher in ("srun", "slurm")
     gpus = args.gpus_per_node if args.gpus_per_node is not None else was.gpus_per_node
     if gpus is None:
@@ -247,27 +250,24 @@ def build_config(args):
     )
 
 
-def resolved_train_config(benchmark: str, preset: str | None, train_args: list[str]):
-    """``(benchmark class, config)`` as ``train`` builds them from the campaign's preset and
-    pass-through arguments; ``(None, None)`` where the benchmark cannot be imported here (a
-    login node without torch: train still checks it at the first run)."""
-    from mlperf_submit.benchmarks.registry import describe
-
-    cls = describe(benchmark)
-    if cls is None:
-        return None, None
-    from mlperf_submit.benchmarks import command as train
-
-    parser = argparse.ArgumentParser(prog="mlperf-submit train", add_help=False)
-    train.add_arguments(parser)
-    words = [benchmark, "--log", "-", *(["--preset", preset] if preset else []), *train_args]
+def train_facts(benchmark: str, preset: str | None, train_args: list[str]) -> dict:
+    """``preset_check``'s answer (closed problems, device), from a process of its own: the
+    campaign process never imports torch."""
+    cmd = [sys.executable, "-m", "mlperf_submit.launch.campaign.preset_check", benchmark]
+    cmd += [*(["--preset", preset] if preset else []), "--", *train_args]
     try:
-        ns, _ = parser.parse_known_args(words)
-    except SystemExit:  # argparse printed why (a bad choice after `--`)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired):
+        return {"closed_problems": None, "device": None}  # train still checks at the first run
+    if proc.returncode == 2:
+        lines = proc.stderr.strip().splitlines()
         raise UsageError(
-            f"the train arguments after `--` are not valid: {shlex.join(train_args)}"
-        ) from None
-    return cls, train.build_config(cls, ns.preset, list(ns.overrides))
+            lines[-1].removeprefix("mlperf-submit: error: ") if lines else "bad preset"
+        )
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        return {"closed_problems": None, "device": None}
 
 
 def run(args) -> int:
