@@ -21,8 +21,8 @@ from pathlib import Path
 
 from mlperf_submit.compliance import meta
 from mlperf_submit.compliance.filecheck import check_file
-from mlperf_submit.compliance.rcp import SAMPLES_COUNT_BENCHMARKS
-from mlperf_submit.compliance.scoring import Score, read_scaling, score_runs
+from mlperf_submit.compliance.rcp import RCP_RULESETS, SAMPLES_COUNT_BENCHMARKS, check_rcp_files
+from mlperf_submit.compliance.scoring import Score, publish_factor, read_scaling, score_runs
 from mlperf_submit.compliance.targets import Target, closed_target
 from mlperf_submit.errors import InputError, UsageError
 
@@ -104,6 +104,12 @@ def _natural(name: str) -> list:
 
 def _bench_data(benchmark, ruleset, division, where, source, runs, scaling=(1.0, None)):
     ttts = {r.name: (r.ttt_minutes if r.passed else None) for r in runs}
+    published = None
+    if division == "closed" and ruleset in RCP_RULESETS and not scaling[1]:
+        # no scaling.json yet: the published score carries the factor the RCP step writes
+        rcp = check_rcp_files([r.path for r in runs], ruleset)
+        if not rcp.crash:
+            published = publish_factor(scaling, rcp.scaling_action, rcp.scaling_written)
     return BenchmarkData(
         benchmark=benchmark,
         ruleset=ruleset,
@@ -111,7 +117,7 @@ def _bench_data(benchmark, ruleset, division, where, source, runs, scaling=(1.0,
         where=where,
         source=source,
         runs=runs,
-        score=score_runs(ttts, benchmark, scaling),
+        score=score_runs(ttts, benchmark, scaling, published),
         progress_key="samples_count" if benchmark in SAMPLE_BENCHMARKS else "epoch_num",
         closed=closed_target(benchmark, ruleset),
     )
