@@ -142,7 +142,7 @@ def load_system_desc(path: str, ruleset: str) -> SystemDesc:
             return _crash(desc, f"{os.path.getsize(path) >> 20} MiB: not a system description",
                           None)  # fmt: skip
     except InputError as err:
-        return _crash(desc, str(err).removeprefix(f"{path}: "), None)
+        return _crash(desc, f"cannot read ({str(err).removeprefix(f'{path}: ')})", None)
     try:
         with open(path, encoding="utf-8") as f:
             contents = json.load(f)

@@ -197,7 +197,9 @@ def test_srun_two_nodes(tmp_path, launch_env, slurm_cluster):
 
 def test_torchrun_trampoline_passes_training_args_untouched(tmp_path, launch_env):
     """`--log` would be an ambiguous abbreviation for plain torchrun; behind `--` it is not."""
-    probe = "import os, sys; print('rank', os.environ['RANK'], sys.argv[1:])"
+    # one write per rank: with PYTHONUNBUFFERED, print() writes its pieces apart and two
+    # ranks sharing the pipe interleave them
+    probe = "import os, sys; sys.stdout.write(f\"rank {os.environ['RANK']} {sys.argv[1:]}\\n\")"
     base = [sys.executable, "-m", "mlperf_submit.launch.campaign.torchrun", "--standalone",
             "--nproc-per-node=2"]  # fmt: skip
     ok = run_job(
