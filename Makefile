@@ -20,7 +20,10 @@ RUNS ?=
 ORG ?= DryRunOrg
 OUT ?= out/submit
 
-.PHONY: help venv system-deps test lint format submit bench test-horovod clean
+# make slurm-up / slurm-down: the local two-node Slurm cluster (the test fixture's code)
+SLURM_DIR ?= /tmp/mlperf-submit-slurm
+
+.PHONY: help venv system-deps test lint format submit bench test-horovod slurm-up slurm-down clean
 
 help:
 	@echo "make submit   synthetic campaign -> submission tree(s) -> verify -> report (OUT=$(OUT))"
@@ -28,6 +31,7 @@ help:
 	@echo "make lint     ruff check + format check"
 	@echo "make bench    performance benchmarks (ratios against the official tools / baselines)"
 	@echo "make test-horovod  build Horovod 0.28.1 with the C++17 fix and run a 2-rank job"
+	@echo "make slurm-up / slurm-down  a two-node Slurm cluster on this machine (root; SLURM_DIR=$(SLURM_DIR))"
 
 $(STAMP): setup.py Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,6 +69,14 @@ bench: venv
 test-horovod: system-deps venv
 	scripts/install_horovod.sh $(PY)
 	$(PY) -m pytest -q -m horovod tests/test_horovod.py
+
+# A two-node Slurm cluster on this machine (munged + slurmctld + slurmd n1, n2; root), the one
+# the tests use: try `campaign --launcher slurm` here first. It prints the SLURM_CONF to export.
+slurm-up: system-deps venv
+	$(PY) -m mlperf_submit.launch.campaign.local_slurm up --dir '$(SLURM_DIR)'
+
+slurm-down:
+	$(PY) -m mlperf_submit.launch.campaign.local_slurm down --dir '$(SLURM_DIR)'
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

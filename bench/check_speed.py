@@ -13,6 +13,11 @@
    unmodified, on a temp copy (they write ``scaling.json``; copying is not timed) against our
    ``orgfolder.check_org`` (compliance, seeds, RCP, score in one go). Prints seconds and the
    ratio (target: >= 10x).
+3. Per org folder as a user runs it: ``mlperf-submit verify ORG`` in a fresh process (imports
+   and all, what a reviewer waits for) against ``python -m mlperf_logging.package_checker`` then
+   ``python -m mlperf_logging.result_summarizer`` in fresh processes, on the real published org
+   folders of the corpus; ``--orgs`` also takes the path of any org folder (a checkout of a
+   published submitter with its code, e.g. ``training_results_v5.0/<Org>``).
 
 Both sides run in this process, one after the other, best of ``--repeat``; the machine's load
 affects both alike. Verdicts are compared too, so a fast wrong answer does not count.
@@ -165,8 +170,8 @@ def our_org(org: Path, ruleset: str):
 def bench_orgs(orgs: list[str], repeat: int) -> float:
     total_off = total_ours = 0.0
     for rel in orgs:
-        org = corpus() / rel
-        ruleset = rel.split("/")[0][1:] + ".0"
+        org = _org_path(rel)
+        ruleset = _ruleset_of(rel, org)
         lines = count_lines(org.glob("results/*/*/result_*.txt"))
         t_ours, rep = min((our_org(org, ruleset) for _ in range(repeat)), key=lambda x: x[0])
         t_off, verdict, _ = min(
@@ -187,11 +192,82 @@ def bench_orgs(orgs: list[str], repeat: int) -> float:
     return ratio
 
 
+def _org_path(rel: str) -> Path:
+    path = Path(rel)
+    return path if path.is_absolute() or path.exists() else corpus() / rel
+
+
+def _ruleset_of(rel: str, org: Path) -> str:
+    """The round of a corpus org (``v5.1/...`` -> 5.1.0), else verify's default ruleset."""
+    first = rel.split("/")[0]
+    if first[:1] == "v" and first[1:].replace(".", "").isdigit():
+        return first[1:] + ".0"
+    from mlperf_submit.submission.verify import default_ruleset
+
+    return default_ruleset(str(org))
+
+
+def _timed_run(cmd: list[str], cwd: str) -> tuple[float, str]:
+    import subprocess
+
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    return time.perf_counter() - t0, proc.stdout + proc.stderr
+
+
+def official_org_cli(org: Path, ruleset: str) -> tuple[float, str]:
+    """package_checker then result_summarizer, each a fresh process, on a temp copy."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / org.name
+        shutil.copytree(org, copy, symlinks=True)
+        mod = [sys.executable, "-m"]
+        t1, out = _timed_run([*mod, "mlperf_logging.package_checker", str(copy), "training",
+                              ruleset, "--log_output", "pc.log"], tmp)  # fmt: skip
+        t2, _ = _timed_run([*mod, "mlperf_logging.result_summarizer", str(copy), "training",
+                            ruleset], tmp)  # fmt: skip
+    return t1 + t2, "pass" if "FOUND NO ERRORS" in out else "fail"
+
+
+def our_org_cli(org: Path, ruleset: str) -> tuple[float, str]:
+    """``mlperf-submit verify ORG`` in a fresh process (package_checker's verdict, tree rules,
+    scores; no summary files written)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds, out = _timed_run([sys.executable, "-m", "mlperf_submit", "verify", str(org),
+                                   "--ruleset", ruleset, "--no-summary"], tmp)  # fmt: skip
+    line = next((ln for ln in out.splitlines() if ln.startswith("package_checker checks")), "")
+    return seconds, "pass" if line.endswith("PASS") else "fail"
+
+
+def bench_orgs_cli(orgs: list[str], repeat: int) -> float:
+    total_off = total_ours = 0.0
+    for rel in orgs:
+        org = _org_path(rel)
+        ruleset = _ruleset_of(rel, org)
+        files = sum(1 for p in org.rglob("*") if p.is_file())
+        t_ours, ours = min((our_org_cli(org, ruleset) for _ in range(repeat)), key=lambda x: x[0])
+        t_off, theirs = min(
+            (official_org_cli(org, ruleset) for _ in range(repeat)), key=lambda x: x[0]
+        )
+        total_off += t_off
+        total_ours += t_ours
+        same = "same verdict" if ours == theirs else "VERDICTS DIFFER"
+        print(
+            f"  {rel:32s} {files:6d} files  official {t_off:7.2f} s  verify {t_ours:6.2f} s  "
+            f"{t_off / t_ours:5.1f}x  ({same}: {theirs})"
+        )
+    ratio = total_off / total_ours
+    print(f"  as run: official {total_off:.2f} s, verify {total_ours:.2f} s, ratio {ratio:.1f}x")
+    return ratio
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--files", type=int, default=60, help="corpus logs to time (0 = all 672)")
     ap.add_argument(
-        "--orgs", nargs="*", default=list(DEFAULT_ORGS), help="org folders (round/div/org)"
+        "--orgs",
+        nargs="*",
+        default=list(DEFAULT_ORGS),
+        help="org folders: round/div/org in the corpus, or a path",
     )
     ap.add_argument("--all", action="store_true", help="every log and every whole org folder")
     ap.add_argument("--repeat", type=int, default=1, help="best of N runs")
@@ -223,6 +299,8 @@ def main(argv=None) -> int:
     if args.orgs:  # --orgs with no folder: the per-file part only
         print("per org folder (verify + score):")
         bench_orgs(args.orgs, args.repeat)
+        print("per org folder as a user runs it (fresh processes, imports included):")
+        bench_orgs_cli(args.orgs, args.repeat)
     return 0
 
 

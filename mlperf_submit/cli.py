@@ -83,12 +83,30 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.run(args) or 0)
     except MLPerfSubmitError as err:
         print(f"mlperf-submit: error: {err}", file=sys.stderr)
+        _end_mpi_job(err.exit_code)
         return err.exit_code
     except KeyboardInterrupt:
         print("mlperf-submit: interrupted", file=sys.stderr)
+        _end_mpi_job(130)
         return 130
     except BrokenPipeError:  # `mlperf-submit check ... | head`
         return 0
+    except Exception:  # a bug: its traceback as usual (and in an MPI job, the job ends)
+        _end_mpi_job(1, show_traceback=True)
+        raise
+
+
+def _end_mpi_job(exit_code: int, *, show_traceback: bool = False) -> None:
+    """A rank of an MPI job that fails ends the whole job (launch.distributed.dist.abort_job);
+    outside an MPI job of several ranks this returns at once."""
+    dist = sys.modules.get("mlperf_submit.launch.distributed.dist")  # loaded only by a job
+    if dist is None or not dist.in_mpi_job():
+        return
+    if show_traceback:
+        import traceback
+
+        traceback.print_exc()
+    dist.abort_job(exit_code)
 
 
 if __name__ == "__main__":

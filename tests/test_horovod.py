@@ -10,11 +10,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from mlperf_submit.launch.campaign.proctree import run_job
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = REPO / "tests" / "launch" / "horovod_worker.py"
@@ -37,7 +38,7 @@ def test_two_rank_horovod_job_under_mpirun(tmp_path):
         "PYTHONPATH": str(REPO),
     }
     cmd = [str(mpirun), "-np", "2", "-x", "PYTHONPATH", sys.executable, str(WORKER), str(tmp_path)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = run_job(cmd, env=env, capture_output=True, text=True, timeout=300)  # ends every rank
     assert proc.returncode == 0, proc.stdout + proc.stderr
     recs = [json.loads((tmp_path / f"rank_{r}.json").read_text()) for r in range(2)]
     for r, rec in enumerate(recs):

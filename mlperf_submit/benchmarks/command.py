@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("benchmark", help=f"benchmark name ({', '.join(BENCHMARKS)})")
     p.add_argument("--preset", default="tiny", help="named config (default: tiny)")
     p.add_argument("--seed", type=int, default=None, help="master seed (default: OS entropy)")
-    p.add_argument("--log", required=True, type=Path, help="MLPerf log file to write")
+    p.add_argument("--log", type=Path, help="MLPerf log file to write (not for --list-keys)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", type=Path, help="dataset root in its real on-disk format")
     src.add_argument(
@@ -136,10 +136,12 @@ def run(args: argparse.Namespace) -> int:
 
     bm_cls = get_benchmark(args.benchmark)
     cfg = build_config(bm_cls, args.preset, list(args.overrides))
-    if args.list_keys:
+    if args.list_keys:  # a listing writes no log
         for key, value in cfgmod.as_dict(cfg).items():
             print(f"{key}={value}")
         return 0
+    if args.log is None:
+        raise UsageError("--log FILE is required: the MLPerf log this run writes")
     division = args.division or ("open" if args.synthetic else "closed")
     ruleset = args.ruleset or bm_cls.default_ruleset()
     if not args.log_only and args.data is None and args.synthetic is None:

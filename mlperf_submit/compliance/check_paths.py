@@ -21,7 +21,7 @@ from mlperf_submit.compliance import meta
 from mlperf_submit.compliance.advice import add_advice
 from mlperf_submit.compliance.filecheck import check_file
 from mlperf_submit.compliance.orgfolder import check_org, is_org_folder, org_benchmarks
-from mlperf_submit.compliance.parser import TOKEN, LogLine, parse_mllog_text
+from mlperf_submit.compliance.parser import TOKEN, LogLine, log_lines, open_log, parse_mllog_text
 from mlperf_submit.compliance.report_format import Target
 from mlperf_submit.compliance.runset import check_result_dir, check_result_files, result_files
 from mlperf_submit.compliance.system_desc import load_system_desc
@@ -70,8 +70,8 @@ def loose_logs(path: str) -> list[str]:
 def log_benchmark(path: str) -> str | None:
     """The first ``submission_benchmark`` value of a log (a quick scan, no rules)."""
     try:
-        with open(path, encoding="latin-1") as f:
-            for line in f:
+        with open_log(path) as f:
+            for line in log_lines(f, path):
                 if "submission_benchmark" not in line:
                     continue
                 pos = line.rfind(TOKEN)
@@ -151,7 +151,7 @@ def check_target(
     elif kind == "dir":
         report = check_result_dir(path, ruleset, rcp_bypass=rcp_bypass, seed_bypass=seed_bypass)
     elif kind == "files":
-        report = check_result_files(loose_logs(path), ruleset)
+        report = check_result_files(loose_logs(path), ruleset, where=path)
     else:
         report = check_org(path, ruleset, rcp_bypass=rcp_bypass, seed_bypass=seed_bypass)
     target = Target(path, kind, ruleset, source, report)

@@ -27,7 +27,7 @@ import sys
 
 from mlperf_submit.compliance.check_paths import check_target, exit_code_for, expand
 from mlperf_submit.compliance.follow import follow
-from mlperf_submit.compliance.report_format import render, to_json
+from mlperf_submit.compliance.report_format import json_default, render, to_json
 from mlperf_submit.errors import EXIT_USAGE, MLPerfSubmitError, UsageError
 
 HELP = "check MLPerf logs, result dirs or org folders against the official rules"
@@ -109,7 +109,7 @@ def _run(args) -> int:
             compare_target(t, **bypass)
     exit_code = exit_code_for(targets)
     if args.json:
-        json.dump(to_json(targets, exit_code), sys.stdout, indent=2, default=repr)
+        json.dump(to_json(targets, exit_code), sys.stdout, indent=2, default=json_default)
         sys.stdout.write("\n")
     else:
         for line in render(targets, quiet=args.quiet):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from mlperf_submit.compliance.findings import CheckResult, Finding
 from mlperf_submit.compliance.hints import add_hints
-from mlperf_submit.compliance.parser import LogLine, open_log
+from mlperf_submit.compliance.parser import LogLine, log_lines, open_log
 from mlperf_submit.compliance.rule_engine import RuleEngine
 from mlperf_submit.compliance.scan import scan_lines
 from mlperf_submit.errors import InputError
@@ -188,7 +188,7 @@ def check_file(
     parse_findings: list[Finding] = []
     with open_log(path) as f:
         try:
-            scan_lines(f, engine, facts.feed, _FACT_KEYS)
+            scan_lines(log_lines(f, path), engine, facts.feed, _FACT_KEYS)
         except OSError as err:
             raise InputError(f"{path}: read error: {err.strerror or err}") from None
     for bad in engine.parse_errors:

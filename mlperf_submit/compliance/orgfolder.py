@@ -89,7 +89,7 @@ def check_org(
     check: Callable = _default_check,
 ) -> OrgReport:
     """Check a submitter folder like ``package_checker FOLDER training RULESET``; never writes."""
-    folder = os.path.normpath(folder)
+    folder = os.fspath(folder)  # kept as given: every path printed starts with it
     if not is_org_folder(folder):
         raise InputError(f"{folder}: not an org folder (needs systems/ and results/ inside)")
     meta.check_ruleset(ruleset)

@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance.findings import Finding
+from mlperf_submit.compliance.parser import regular_file
+from mlperf_submit.errors import InputError
 
 PARAMS_FILE = "package_checker_params"
 RCP_BYPASS = "rcp-bypass"
@@ -64,10 +66,11 @@ def read_params(path: str, *, level: str = "benchmark") -> Bypass:
         )
         return out
     try:
+        regular_file(path, "package_checker_params file")  # a named pipe would block the read
         # as the official code: text mode, default (UTF-8) encoding, universal newlines
         with open(path, encoding="utf-8") as f:
             lines = f.readlines()
-    except (OSError, UnicodeDecodeError) as err:
+    except (OSError, UnicodeDecodeError, InputError) as err:
         out.findings.append(
             Finding(
                 "error",

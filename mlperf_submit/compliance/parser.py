@@ -14,12 +14,24 @@ line in the file, which ours print).
 
 ``str.rfind`` replaces the official regex, whose leading ``.*`` rescans the line at every
 position (quadratic in line length); the results are identical.
+
+JSON nesting: ``json.loads`` in the official process raises ``RecursionError`` (a traceback)
+on a line nested more than :data:`OFFICIAL_JSON_DEPTH` levels deep (the top-level object is
+level 1), a bound set by Python's recursion limit and the official call stack (measured with
+``python -m mlperf_logging.compliance_checker`` on CPython 3.11; tests/compliance/test_deep_json.py
+checks both sides of it against the official tool). We apply that bound by counting brackets,
+whatever our own stack depth, and parse anything within it without a recursion limit of ours.
 """
 
 from __future__ import annotations
 
+import errno
+import itertools
 import json
 import os
+import re
+import stat
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
@@ -41,7 +53,12 @@ except ImportError:  # pragma: no cover - orjson is a dependency, but the exact 
 _HUGE = 9.2e18
 
 
-def _orjson_exact(x) -> bool:
+# The deepest JSON text the official parser loads without RecursionError (see the docstring).
+OFFICIAL_JSON_DEPTH = 985
+_EXACT_DEPTH = 32  # deeper values take the exact path (no deep recursion on the fast one)
+
+
+def _orjson_exact(x, depth: int = 0) -> bool:
     t = type(x)
     if t is float:
         return -_HUGE < x < _HUGE
@@ -49,14 +66,78 @@ def _orjson_exact(x) -> bool:
         x = x.values()
     elif t is not list:
         return True
+    if depth > _EXACT_DEPTH:
+        return False
     for v in x:
         tv = type(v)
         if tv is float:
             if not -_HUGE < v < _HUGE:
                 return False
-        elif (tv is dict or tv is list) and not _orjson_exact(v):
+        elif (tv is dict or tv is list) and not _orjson_exact(v, depth + 1):
             return False
     return True
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def json_depth(text: str) -> int:
+    """How deep the brackets of a JSON text nest (outside strings); no recursion."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
+
+
+def _too_deep_at(body: str) -> int:
+    """Index of the first bracket that opens level ``OFFICIAL_JSON_DEPTH + 1`` (the caller
+    knows there is one)."""
+    depth = 0
+    for m in _STRING_OR_BRACKET.finditer(body):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > OFFICIAL_JSON_DEPTH:
+                return m.start()
+        elif c in "]}":
+            depth -= 1
+    return len(body)
+
+
+def _decode_deep(body: str, decode):
+    """``decode(body)`` for a text within the official depth bound, whatever the depth of our
+    own stack: the recursion limit is raised for the call, then restored."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(old + OFFICIAL_JSON_DEPTH + 100)
+    try:
+        return decode(body)
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def loads_bounded(text: str):
+    """``json.loads`` as in the official process: RecursionError beyond the official depth
+    bound, ValueError on bad JSON, the value otherwise (whatever the depth of our stack)."""
+    if len(text) > 2 * OFFICIAL_JSON_DEPTH and json_depth(text) > OFFICIAL_JSON_DEPTH:
+        cut = _too_deep_at(text)
+        _decode_deep(text[:cut], _json_loads)  # a syntax error before the bound comes first
+        raise RecursionError("maximum recursion depth exceeded while decoding a JSON object")
+    try:
+        return _json_loads(text)
+    except RecursionError:
+        return _decode_deep(text, _json_loads)
+
+
+def call_deep(fn, *args):
+    """``fn(*args)`` on parsed values (``==``, ``str``), which may nest up to the official
+    bound: where our stack is too deep for that, again with the recursion limit raised."""
+    try:
+        return fn(*args)
+    except RecursionError:
+        return _decode_deep(args, lambda a: fn(*a))
 
 
 class LogLine(tuple):
@@ -151,27 +232,47 @@ class BadLine:
     fatal: bool = False
 
 
+def _decode(body: str):
+    # Fast path for the usual '{...}' body; anything else (leading blanks, trailing data) goes
+    # through json.loads for its exact behaviour and message.
+    if body[:1] == "{":
+        m, end = _raw_decode(body)
+        if end == len(body):
+            return m
+    return _json_loads(body)
+
+
 def parse_mllog_text(text: str, lineno: int, file_lineno: int) -> LogLine | BadLine:
     """Parse one stripped line that starts at the token (as the official parser sees it)."""
     if not text.startswith(TOKEN):
         # e.g. ":::MLLOG" followed by nothing: strip() ate the token's space.
         return BadLine(text, lineno, file_lineno, "does not match regex")
     body = text[_TOKEN_LEN:]
-    try:
-        # Fast path for the usual '{...}' body; anything else (leading blanks, trailing data)
-        # goes through json.loads for its exact behaviour and message.
-        if body[:1] == "{":
-            m, end = _raw_decode(body)
-            if end != len(body):
-                m = _json_loads(body)
-        else:
-            m = _json_loads(body)
-    except ValueError as err:  # JSONDecodeError; also RecursionError-free for sane input
-        return BadLine(text, lineno, file_lineno, str(err))
-    except RecursionError:
+    # A text this long may nest beyond the official bound (every level takes two brackets).
+    if len(body) > 2 * OFFICIAL_JSON_DEPTH and (depth := json_depth(body)) > OFFICIAL_JSON_DEPTH:
+        # The official json.loads raises whichever comes first, left to right: a syntax error
+        # (a parse error) or the level beyond the bound (RecursionError, a crash).
+        cut = _too_deep_at(body)
+        try:
+            _decode_deep(body[:cut], _json_loads)
+        except ValueError as err:
+            if err.pos < cut:
+                return BadLine(text, lineno, file_lineno, str(err))
         return BadLine(
-            text, lineno, file_lineno, "JSON nested too deeply (the official parser crashes)", True
+            text,
+            lineno,
+            file_lineno,
+            f"JSON nested {depth} levels deep: the official parser crashes (RecursionError) "
+            f"beyond {OFFICIAL_JSON_DEPTH}",
+            True,
         )
+    try:
+        try:
+            m = _decode(body)
+        except RecursionError:  # within the official bound, but our stack is deeper
+            m = _decode_deep(body, _decode)
+    except ValueError as err:  # JSONDecodeError
+        return BadLine(text, lineno, file_lineno, str(err))
     if m is None:  # JSON null: the official parser treats it like a line without the token
         return BadLine(text, lineno, file_lineno, "does not match regex")
     if type(m) is not dict:
@@ -262,8 +363,27 @@ def iter_lines(lines: Iterable[str], start_file_lineno: int = 1) -> Iterator[Log
         index += 1
 
 
+def regular_file(path: str | os.PathLike, what: str = "log file") -> None:
+    """InputError unless ``path`` is a regular file: opening a FIFO would wait for a writer
+    forever, and a directory, a device or a symbolic-link loop is no log."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as err:  # ELOOP, EACCES on a parent, ...
+        if err.errno == errno.ELOOP:
+            raise InputError(f"{path}: a symbolic link loop") from None
+        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{path}: is a directory, not a {what}")
+    if not stat.S_ISREG(mode):
+        kind = "a named pipe" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise InputError(f"{path}: {kind}, not a {what}")
+
+
 def open_log(path: str | os.PathLike):
     """Open a log the way the official parser does (latin-1, universal newlines)."""
+    regular_file(path)
     try:
         return open(path, encoding="latin-1", newline=None)
     except FileNotFoundError:
@@ -276,10 +396,57 @@ def open_log(path: str | os.PathLike):
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
 
 
+# Lines longer than this are read in pieces: a 2 GB log of zero bytes is one "line", which
+# the file iterator would hold in memory whole.
+LONG_LINE = 1 << 24  # 16 MiB
+# What is kept of a line after its last token (the JSON a check reads) has no such bound in
+# the official tools; past this we give up on the file rather than on the machine's memory.
+MAX_RECORD = 1 << 28  # 256 MiB
+
+
+def log_lines(f, name: str | os.PathLike = "log") -> Iterator[str]:
+    """The lines of an open log, as ``for line in f`` gives them, in bounded memory: a line
+    longer than :data:`LONG_LINE` comes back as its part from the *last* ``:::MLLOG `` token on
+    (all any check reads: the official parser cuts at the last token), or as a bare line end
+    when it holds no token, so line numbers stay right."""
+    readline = f.readline
+    lineno = 0
+    while True:
+        line = readline(LONG_LINE)
+        if not line:
+            return
+        lineno += 1
+        if len(line) < LONG_LINE or line[-1] == "\n":
+            yield line
+        else:
+            yield _rest_of_long_line(line, readline, name, lineno)
+
+
+def _rest_of_long_line(first: str, readline, name, lineno: int) -> str:
+    keep = first
+    while True:
+        pos = keep.rfind(TOKEN)
+        keep = keep[pos:] if pos >= 0 else keep[-(_TOKEN_LEN - 1) :]  # a token may straddle
+        if len(keep) > MAX_RECORD:
+            raise InputError(
+                f"{name}:{lineno}: an MLLOG record longer than {MAX_RECORD >> 20} MiB: not a "
+                "log this tool (or the official one, in sane memory) can read"
+            )
+        if keep.endswith("\n"):
+            break
+        piece = readline(LONG_LINE)
+        if not piece:
+            break
+        keep += piece
+    if keep.startswith(TOKEN):
+        return keep
+    return "\n" if keep.endswith("\n") else ""
+
+
 def iter_file(path: str | os.PathLike) -> Iterator[LogLine | BadLine]:
     """Stream the MLLOG lines of a file; memory does not grow with its length."""
     with open_log(path) as f:
         try:
-            yield from iter_lines(f)
+            yield from iter_lines(log_lines(f, path))
         except OSError as err:
             raise InputError(f"{path}: read error: {err.strerror or err}") from None

@@ -1,5 +1,9 @@
 """Human and JSON output of ``mlperf-submit check`` (schema: docs/check-json.md).
 
+Every path is printed as the user gave it, or as the directory the user gave joined with
+what was found inside it (as compilers and linters do): editors and CI annotations open it
+from where the command ran, and it is never shortened.
+
 A :class:`Target` is one PATH of the command line with its report: a log file
 (``filecheck.FileReport``), a run set (``runset.DirReport``), an org folder
 (``orgfolder.OrgReport``) or a system JSON (``system_desc.SystemDesc``), plus the official
@@ -11,7 +15,7 @@ a summary line. ``to_json`` builds the documented dict (``schema: mlperf-submit-
 
 from __future__ import annotations
 
-import os
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -107,14 +111,52 @@ def file_dict(fr) -> dict:
     }
 
 
+def show(value) -> str:
+    """A value from a log or a report, for people: as JSON (``"open"``, ``1.0347``, ``null``),
+    never a Python repr such as ``np.float64(1.0347)`` or ``'open'``."""
+    return json.dumps(_jsonable(value), allow_nan=True)
+
+
+def json_default(value):
+    """``json.dump(default=...)``: numpy scalars as numbers, anything else as text."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            got = item()
+        except (TypeError, ValueError):
+            got = None
+        if isinstance(got, bool | int | float | str):
+            return got
+    return str(value)
+
+
+MAX_DEPTH = 64  # deeper parts of a logged value are summarised (a log may nest 900 deep)
+
+
 def _jsonable(v):
-    if v is None or isinstance(v, bool | int | float | str):
+    """``v`` with only JSON types, without recursion: a log value may be nested deeper than
+    Python's recursion limit, and a report must still print."""
+    if v is None or type(v) in (bool, int, float, str):
         return v
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    return repr(v)
+    root: list = [None]
+    stack = [(v, root, 0, 0)]
+    while stack:
+        obj, parent, key, depth = stack.pop()
+        if obj is None or type(obj) in (bool, int, float, str):
+            parent[key] = obj
+        elif isinstance(obj, int | float | str):  # np.float64, an IntEnum, a str subclass
+            parent[key] = next(t for t in (int, float, str) if isinstance(obj, t))(obj)
+        elif depth >= MAX_DEPTH and isinstance(obj, list | tuple | dict):
+            parent[key] = f"(a JSON value nested deeper than {MAX_DEPTH} levels)"
+        elif isinstance(obj, list | tuple):
+            parent[key] = new = [None] * len(obj)
+            stack.extend((x, new, i, depth + 1) for i, x in enumerate(obj))
+        elif isinstance(obj, dict):
+            parent[key] = new = dict.fromkeys(str(k) for k in obj)
+            stack.extend((x, new, str(k), depth + 1) for k, x in obj.items())
+        else:
+            parent[key] = json_default(obj)
+    return root[0]
 
 
 def rcp_dict(d) -> dict | None:
@@ -147,7 +189,10 @@ def _rcp_not_applicable(d) -> str:
     if d.skipped:
         return "benchmark skipped"
     if not d.closed:
-        return f"division {d.division!r} is not 'closed' (package_checker runs RCP for closed only)"
+        return (
+            f'division {show(d.division)} is not "closed" (package_checker runs RCP for closed '
+            "only)"
+        )
     if d.benchmark == "minigo":
         return "minigo has no RCP"
     return f"ruleset {d.ruleset} has no RCP check"
@@ -157,16 +202,18 @@ def score_dict(s) -> dict | None:
     if s is None:
         return None
     return {
-        "minutes": s.minutes,
-        "raw_minutes": s.raw_minutes,
-        "scaling_factor": s.scaling_factor,
+        "minutes": _num(s.minutes),
+        "raw_minutes": _num(s.raw_minutes),
+        "scaling_factor": _num(s.scaling_factor),
+        "scaling_source": s.scaling_source,
         "scaling_file": s.scaling_file,
+        "summarizer_minutes": _num(s.summarizer_minutes),
         "n_runs": s.n_runs,
         "dropped": s.dropped,
         "fastest": s.fastest,
         "slowest": s.slowest,
         "too_many_failures": s.too_many_failures,
-        "ttt_minutes": s.ttt_minutes,
+        "ttt_minutes": {k: _num(v) for k, v in s.ttt_minutes.items()},
         "note": s.note,
     }
 
@@ -273,14 +320,6 @@ def to_json(targets: list[Target], exit_code: int) -> dict:
 # ---------------------------------------------------------------- human
 
 
-def _rel(path: str) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return rel if not rel.startswith("../..") else path
-
-
 def _reason_lines(findings: Iterable, limit: int, indent: str = "      ") -> list[str]:
     out = []
     for f in findings:
@@ -295,18 +334,16 @@ def _reason_lines(findings: Iterable, limit: int, indent: str = "      ") -> lis
 def _file_lines(fr, quiet: bool, indent: str = "") -> list[str]:
     if quiet and fr.passed:
         return []
-    head = f"{indent}{fr.verdict}  {_rel(fr.path)}"
+    head = f"{indent}{fr.verdict}  {fr.path}"
     if fr.passed:
         ttt = file_dict(fr)["ttt_minutes"]
         extra = f"{ttt:.3f} min" if ttt is not None else "no run_start/run_stop"
         return [f"{head}  ({extra})"]
     lines = [head]
     if fr.n_mllog == 0 and not fr.official_crash:
-        lines.append(
-            f"{indent}      {_rel(fr.path)}: no ':::MLLOG ' line at all (is it an MLPerf log?)"
-        )
+        lines.append(f"{indent}      {fr.path}: no ':::MLLOG ' line at all (is it an MLPerf log?)")
     for reason in fr.reasons(MAX_REASONS):
-        lines.append(f"{indent}      {_rel(reason)}")
+        lines.append(f"{indent}      {reason}")
     first = fr.errors[0] if fr.errors else None
     if first is not None and first.hint:
         lines.append(f"{indent}      fix: {first.hint}")
@@ -319,28 +356,19 @@ def _dir_summary(d) -> str:
     parts = [f"{d.benchmark}", f"{d.n_runs}/{d.required_runs} runs"]
     if d.failing:
         parts.append(f"non-compliant: {', '.join(d.failing)}")
-    s = d.score
-    if s is not None:
-        if s.minutes is None:
-            parts.append("no score")
-        elif s.scaling_file:
-            parts.append(
-                f"score {s.minutes:.4f} min ({s.raw_minutes:.4f} x {s.scaling_factor:.6g} "
-                "scaling.json)"
-            )
-        else:
-            parts.append(f"score {s.minutes:.4f} min")
+    if d.score is not None:
+        parts.append(d.score.text())
     if d.rcp_applies and d.rcp is not None:
         parts.append(d.rcp.summary())
     elif d.closed is False:
-        parts.append(f"division {d.division!r}: no seed/RCP checks")
+        parts.append(f"division {show(d.division)}: no seed/RCP checks")
     return ", ".join(parts)
 
 
 def _dir_lines(d, quiet: bool, indent: str = "") -> list[str]:
     lines = []
     if not (quiet and d.passed):
-        lines.append(f"{indent}{d.verdict}  {_rel(d.path)}  ({_dir_summary(d)})")
+        lines.append(f"{indent}{d.verdict}  {d.path}  ({_dir_summary(d)})")
         lines += _reason_lines(d.errors, MAX_REASONS, indent + "      ")
     for fr in d.files:
         lines += _file_lines(fr, quiet or d.passed, indent + "  ")
@@ -351,7 +379,7 @@ def _system_lines(s, quiet: bool, indent: str = "") -> list[str]:
     ok = s.official_passed and not s.official_crash
     if quiet and ok and not s.warnings:
         return []
-    lines = [f"{indent}{'PASS' if ok else 'FAIL'}  {_rel(s.path)}  (system description)"]
+    lines = [f"{indent}{'PASS' if ok else 'FAIL'}  {s.path}  (system description)"]
     lines += _reason_lines(s.errors, MAX_REASONS, indent + "      ")
     if not quiet:
         lines += _reason_lines(s.warnings, MAX_REASONS, indent + "      warning: ")
@@ -362,7 +390,7 @@ def _advice_lines(t: Target, quiet: bool) -> list[str]:
     """Projections and rule-text warnings (compliance/advice.py): never a verdict."""
     lines = []
     for p in t.projections:
-        lines.append(f"   projection {_rel(p.path or t.path)}:")
+        lines.append(f"   projection {p.path or t.path}:")
         lines += [f"      {line}" for line in p.lines()]
     if t.advisories and not quiet:
         logs = sorted({path for path, _ in t.advisories})
@@ -371,7 +399,7 @@ def _advice_lines(t: Target, quiet: bool) -> list[str]:
             f"{len(logs)} log(s) (mlcommons/logging#79; the verdict stays the official one)"
         )
         for path, f in t.advisories[:MAX_REASONS]:
-            where = f"{_rel(path)}:{f.file_lineno}" if f.file_lineno else _rel(path)
+            where = f"{path}:{f.file_lineno}" if f.file_lineno else str(path)
             lines.append(f"      {where}: {f.message}")
         if len(t.advisories) > MAX_REASONS:
             lines.append(f"      ... ({len(t.advisories) - MAX_REASONS} more; --json lists all)")
@@ -383,7 +411,7 @@ def render(targets: list[Target], *, quiet: bool = False) -> list[str]:
     for t in targets:
         rep = t.report
         if not quiet:
-            lines.append(f"== {_rel(t.path)}  [{t.kind}, ruleset {t.ruleset}: {t.ruleset_source}]")
+            lines.append(f"== {t.path}  [{t.kind}, ruleset {t.ruleset}: {t.ruleset_source}]")
         if t.kind == "file":
             lines += _file_lines(rep, quiet)
         elif t.kind in ("dir", "files"):
@@ -399,7 +427,7 @@ def render(targets: list[Target], *, quiet: bool = False) -> list[str]:
             for d in rep.dirs:
                 lines += _dir_lines(d, quiet, "  ")
             lines.append(
-                f"{rep.verdict}  {_rel(rep.path)}  (org folder: {len(rep.systems)} "
+                f"{rep.verdict}  {rep.path}  (org folder: {len(rep.systems)} "
                 f"systems, {len(rep.dirs)} result dirs)"
             )
             if rep.official_crash:
@@ -411,8 +439,8 @@ def render(targets: list[Target], *, quiet: bool = False) -> list[str]:
             lines.append(f"   official {v.tool}: {v.verdict}  {v.message}")
         for dis in t.disagreements:
             lines.append(
-                f"   DISAGREE {dis['what']}: {dis['path']}: ours {dis['ours']!r}, "
-                f"official {dis['official']!r}"
+                f"   DISAGREE {dis['what']}: {dis['path']}: ours {show(dis['ours'])}, "
+                f"official {show(dis['official'])}"
             )
     n_fail = sum(1 for t in targets if not t.passed)
     n_dis = sum(len(t.disagreements) for t in targets)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from typing import TYPE_CHECKING
 
 from mlperf_submit.compliance.findings import Finding
-from mlperf_submit.compliance.parser import LogLine
+from mlperf_submit.compliance.parser import LogLine, call_deep
 from mlperf_submit.compliance.rulefiles import KeyRule, RuleCode, config_exists, load_config
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class RuleFileRun:
             **_BUILTIN_GLOBALS,
         }
         self.counts: dict[str, int] = {}
-        self.same: dict[str, list] = {}  # EXACTLY_ONE key -> [first, all_same, {str(v)}]
+        self.same: dict[str, list] = {}  # EXACTLY_ONE key -> [first, all_same, {str(v)} | None]
         self.done_submission: set[str] = set()
         self.first_seen: set[str] = set()
         self.atleast: dict[str, list] = {}
@@ -198,15 +199,19 @@ class RuleFileRun:
         # Enough to reproduce the official EXACTLY_ONE outcome without keeping every value:
         # all_same() compares each value with the first (identity or ==), and the message lists
         # the distinct str() of all values.
+        # str() waits for a second value, as the official message does (a value may nest
+        # hundreds of levels deep: call_deep).
         key = rule.name
         entry = self.same.get(key)
         if entry is None:
-            self.same[key] = [value, True, {str(value)}]
+            self.same[key] = [value, True, None]
             return
+        if entry[2] is None:
+            entry[2] = {call_deep(str, entry[0])}
         was_same = entry[1]
-        if was_same and not (value is entry[0] or value == entry[0]):
+        if was_same and not (value is entry[0] or call_deep(operator.eq, value, entry[0])):
             entry[1] = False
-        entry[2].add(str(value))
+        entry[2].add(call_deep(str, value))
         # Online: an EXACTLY_ONE key seen a second time can never come back to one.
         if self.engine.online and (n == 2 or (was_same and not entry[1])):
             same = entry[1]

@@ -36,7 +36,13 @@ from mlperf_submit.compliance import meta
 from mlperf_submit.compliance.findings import Finding
 from mlperf_submit.compliance.params import PARAMS_FILE, Bypass, benchmark_params
 from mlperf_submit.compliance.rcp import RcpResult, check_rcp_files
-from mlperf_submit.compliance.scoring import Score, read_scaling, score_runs, ttt_minutes
+from mlperf_submit.compliance.scoring import (
+    Score,
+    publish_factor,
+    read_scaling,
+    score_runs,
+    ttt_minutes,
+)
 from mlperf_submit.compliance.seed_check import check_seeds
 from mlperf_submit.errors import InputError
 
@@ -216,15 +222,16 @@ def check_result_dir(
     check: Callable = _default_check,
 ) -> DirReport:
     """Check ``results/<system>/<benchmark>/`` as package_checker does (``division=None``: logs)."""
-    directory = os.path.normpath(directory)
+    directory = os.fspath(directory)  # kept as given: every path printed starts with it
     if not os.path.isdir(directory):
         raise InputError(f"{directory}: not a directory")
-    benchmark = os.path.basename(directory)
+    names = os.path.normpath(os.path.abspath(directory))  # only for its last two names
+    benchmark = os.path.basename(names)
     rep = DirReport(
         path=directory,
         benchmark=benchmark,
         ruleset=ruleset,
-        system=system or os.path.basename(os.path.dirname(directory)),
+        system=system or os.path.basename(os.path.dirname(names)),
     )
     if not meta.is_allowed(benchmark, ruleset):
         rep.skipped = f"Skipping benchmark: {benchmark} (not in ruleset {ruleset}; {meta.where_is(benchmark)})"
@@ -273,13 +280,19 @@ def check_result_dir(
 
 
 def check_result_files(
-    paths: Sequence[str], ruleset: str, division: object = None, *, check: Callable = _default_check
+    paths: Sequence[str],
+    ruleset: str,
+    division: object = None,
+    *,
+    check: Callable = _default_check,
+    where: str | None = None,
 ) -> DirReport:
-    """A loose set of logs of one benchmark (no directory rules: names, params, power)."""
+    """A loose set of logs of one benchmark (no directory rules: names, params, power);
+    ``where``: the directory the user named (default: the files' common directory)."""
     files = sorted(str(p) for p in paths)
-    rep = DirReport(
-        path=os.path.commonpath(files) if files else ".", benchmark=None, ruleset=ruleset
-    )
+    if where is None:
+        where = os.path.commonpath(files) if files else "."
+    rep = DirReport(path=where, benchmark=None, ruleset=ruleset)
     _check_runs(rep, files, ruleset, check)
     rep.benchmark = _benchmark_of(rep.files)
     if rep.benchmark is None:
@@ -439,7 +452,12 @@ def _score(rep: DirReport, directory: str | None) -> None:
             scaling = read_scaling(directory)
         except InputError as err:
             _err(rep, "scaling", str(err), hint='write {"scaling_factor": <number>}')
-    rep.score = score_runs(ttts, rep.benchmark, scaling)
+    # the official flow: package_checker's RCP step acts on scaling.json, then the summarizer
+    rcp = rep.rcp if rep.rcp_applies and rep.rcp is not None and not rep.rcp.crash else None
+    published = publish_factor(
+        scaling, rcp.scaling_action if rcp else None, rcp.scaling_written if rcp else None
+    )
+    rep.score = score_runs(ttts, rep.benchmark, scaling, published)
     if rep.score.too_many_failures:
         _warn(rep, "score", rep.score.note)
 

@@ -28,6 +28,9 @@ import os
 from dataclasses import dataclass, field
 
 from mlperf_submit.compliance.findings import Finding
+from mlperf_submit.compliance.inputs import MAX_JSON_BYTES
+from mlperf_submit.compliance.parser import regular_file
+from mlperf_submit.errors import InputError
 
 REQUIRED_FIELDS = (
     "submitter",
@@ -133,6 +136,13 @@ def _status_applies(ruleset: str) -> bool:
 def load_system_desc(path: str, ruleset: str) -> SystemDesc:
     """Read and check one system JSON; never raises for bad content (findings instead)."""
     desc = SystemDesc(str(path), os.path.splitext(os.path.basename(path))[0], None, True)
+    try:
+        regular_file(path, "system description")  # a named pipe would block the read
+        if os.path.getsize(path) > MAX_JSON_BYTES:
+            return _crash(desc, f"{os.path.getsize(path) >> 20} MiB: not a system description",
+                          None)  # fmt: skip
+    except InputError as err:
+        return _crash(desc, f"cannot read ({str(err).removeprefix(f'{path}: ')})", None)
     try:
         with open(path, encoding="utf-8") as f:
             contents = json.load(f)

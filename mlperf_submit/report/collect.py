@@ -21,8 +21,8 @@ from pathlib import Path
 
 from mlperf_submit.compliance import meta
 from mlperf_submit.compliance.filecheck import check_file
-from mlperf_submit.compliance.rcp import SAMPLES_COUNT_BENCHMARKS
-from mlperf_submit.compliance.scoring import Score, read_scaling, score_runs
+from mlperf_submit.compliance.rcp import RCP_RULESETS, SAMPLES_COUNT_BENCHMARKS, check_rcp_files
+from mlperf_submit.compliance.scoring import Score, publish_factor, read_scaling, score_runs
 from mlperf_submit.compliance.targets import Target, closed_target
 from mlperf_submit.errors import InputError, UsageError
 
@@ -104,6 +104,12 @@ def _natural(name: str) -> list:
 
 def _bench_data(benchmark, ruleset, division, where, source, runs, scaling=(1.0, None)):
     ttts = {r.name: (r.ttt_minutes if r.passed else None) for r in runs}
+    published = None
+    if division == "closed" and ruleset in RCP_RULESETS and not scaling[1]:
+        # no scaling.json yet: the published score carries the factor the RCP step writes
+        rcp = check_rcp_files([r.path for r in runs], ruleset)
+        if not rcp.crash:
+            published = publish_factor(scaling, rcp.scaling_action, rcp.scaling_written)
     return BenchmarkData(
         benchmark=benchmark,
         ruleset=ruleset,
@@ -111,7 +117,7 @@ def _bench_data(benchmark, ruleset, division, where, source, runs, scaling=(1.0,
         where=where,
         source=source,
         runs=runs,
-        score=score_runs(ttts, benchmark, scaling),
+        score=score_runs(ttts, benchmark, scaling, published),
         progress_key="samples_count" if benchmark in SAMPLE_BENCHMARKS else "epoch_num",
         closed=closed_target(benchmark, ruleset),
     )
@@ -157,6 +163,8 @@ def _packaged_target(org: Path, benchmark: str, closed: Target | None) -> Target
 
 
 def _dry_run(org: Path, system: str) -> bool:
+    if not (org / "systems" / f"{system}.json").is_file():
+        return False
     try:
         desc = json.loads((org / "systems" / f"{system}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -217,9 +225,12 @@ def collect(path: str | os.PathLike, ruleset: str | None = None) -> list[Benchma
         raise InputError(f"{p}: no such file or directory")
     if not p.is_dir():
         raise UsageError(f"{p}: expected a campaign dir, an org folder or a result dir")
-    if (p / "campaign.json").is_file():
+    if os.path.lexists(p / "campaign.json"):  # read_manifest says what is wrong with it
         return collect_campaign(p, ruleset)
     if (p / "results").is_dir():
+        from mlperf_submit.compliance.inputs import require_usable_org
+
+        require_usable_org(p)  # before any plot is drawn or file written
         return collect_org(p, ruleset)
     if glob.glob(os.path.join(p, "result_*.txt")):
         return [collect_result_dir(p, ruleset)]

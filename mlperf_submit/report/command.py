@@ -45,6 +45,8 @@ def _slug(text: str) -> str:
 def _dry_run_notes(path: Path) -> list[str]:
     notes = []
     for sysfile in sorted((path / "systems").glob("*.json")) if (path / "systems").is_dir() else []:
+        if not sysfile.is_file():
+            continue
         try:
             desc = json.loads(sysfile.read_text(encoding="utf-8"))
         except (OSError, ValueError):

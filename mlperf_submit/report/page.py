@@ -69,8 +69,8 @@ def _score_line(data: BenchmarkData) -> str:
     if s.minutes is None:
         return f"no score: {s.note or 'not enough passing runs'}"
     text = f"{s.minutes:.6g} minutes (olympic mean of {s.n_runs - len(s.dropped) - len(s.fastest) - len(s.slowest)} runs"
-    if s.scaling_factor != 1.0:
-        text += f", x{s.scaling_factor:.6g} from scaling.json"
+    if s.scaling_source:
+        text += f", {s.raw_minutes:.6g} x {s.scaling_factor:.6g}: {s.factor_text()}"
     text += ")"
     if s.note:
         text += f"; {s.note}"

@@ -104,8 +104,8 @@ def plot_ttt(data: BenchmarkData, out: Path) -> Path:
     ticks = [f"{n}\n{note}" if note else n for n, note in zip(names, notes)]
     if score.minutes is not None:
         label = f"olympic score {score.minutes:.4g} min"
-        if score.scaling_factor != 1.0:
-            label += f" (x{score.scaling_factor:.4g} from scaling.json)"
+        if score.scaling_source:
+            label += f" (x{score.scaling_factor:.4g}, {score.factor_text()})"
             ax.axhline(score.raw_minutes, color="tab:green", ls=":", lw=1.2,
                        label=f"olympic mean before scaling {score.raw_minutes:.4g} min")  # fmt: skip
         ax.axhline(score.minutes, color="tab:green", lw=1.6, label=label)

@@ -54,12 +54,15 @@ class Campaign:
 
 
 def read_campaign(path: str | Path) -> Campaign:
-    from mlperf_submit.launch.campaign.manifest import read_manifest
+    from mlperf_submit.launch.campaign.manifest import read_manifest, unusable_run_logs
 
     path = Path(path)
     if not path.is_dir():
         raise InputError(f"{path}: not a campaign directory (no such directory)")
     m = read_manifest(path)
+    problems = unusable_run_logs(path, m)
+    if problems:
+        raise InputError("unusable input, nothing written: " + "; ".join(problems))
     runs = []
     for rec in sorted(m.runs, key=lambda r: r.index):
         log = None

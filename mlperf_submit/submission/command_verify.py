@@ -109,13 +109,9 @@ def print_human(rep, summary_files: list[str], out=None) -> None:
     for note in rep.notes:
         print(f"    NOTE: {note}", file=out)
     for d in org.dirs:
-        score = (
-            f"score {d.score.minutes:.6g} min"
-            if d.score and d.score.minutes is not None
-            else "no score"
-        )
+        score = d.score.text() if d.score else "no score"
         rcp = f", RCP: {d.rcp.message or d.rcp.crash}" if d.rcp_applies and d.rcp else ""
-        print(f"  {os.path.relpath(d.path, rep.folder)}: {d.verdict} — {d.n_runs} runs, "
+        print(f"  {d.path}: {d.verdict} — {d.n_runs} runs, "
               f"{score}{rcp}" + (f" ({d.skipped})" if d.skipped else ""), file=out)  # fmt: skip
         for f in d.errors[:5]:
             print(_line(f, "      "), file=out)

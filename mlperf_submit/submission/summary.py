@@ -61,6 +61,8 @@ def _pretty_framework(framework: str) -> str:
 
 def _private_id(org: str, system: str) -> str:
     path = os.path.join(org, "results", system, "privateid.json")
+    if not os.path.isfile(path):  # absent, or a named pipe that would block the read
+        return ""
     try:
         with open(path, encoding="utf-8") as f:
             return str(json.load(f).get("private_id", ""))
@@ -155,10 +157,11 @@ def summary_tables(org: OrgReport) -> SummaryTables:
             if d.system != system or d.benchmark not in allowed:
                 continue
             bm = d.benchmark
-            minutes = d.score.minutes if d.score else None
+            # the summarizer's numbers on the tree as it stands (committed scaling.json)
+            minutes = d.score.summarizer_minutes if d.score else None
             scores[bm] = minutes
             det[f"{bm}:time_to_train"] = minutes
-            det[f"{bm}:rcp_scaling_factor"] = float(d.score.scaling_factor) if d.score else 1.0
+            det[f"{bm}:rcp_scaling_factor"] = float(d.score.committed_factor) if d.score else 1.0
             det[f"{bm}:RCP"] = _rcp_label(d)
             if d.rcp_applies and d.rcp is not None and not d.rcp.crash:
                 with contextlib.suppress(TypeError, ValueError):  # no usable GBS: empty cell

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from mlperf_submit.compliance import meta
 from mlperf_submit.compliance.filecheck import check_file
+from mlperf_submit.compliance.inputs import read_json_file
+from mlperf_submit.compliance.parser import log_lines, regular_file
 from mlperf_submit.compliance.system_desc import COUNT_FIELDS, load_system_desc
 from mlperf_submit.errors import CheckFailed, InputError, UsageError
 from mlperf_submit.submission.atomic import AtomicTree
@@ -82,18 +84,9 @@ class PackageResult:
 
 
 def _load_user_system(path: Path) -> dict:
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise InputError(f"--system {path}: no such file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"--system {path}: cannot read it as UTF-8 text ({err})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(
-            f"{path}:{err.lineno}: not valid JSON ({err.msg}, column {err.colno})"
-        ) from None
+    data = read_json_file(path, "system description")  # a regular file, small, JSON
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object with the system description keys")
     return data
@@ -231,10 +224,12 @@ def _candidates(bm: str, camps: list[Campaign], ruleset: str, org: str, division
 
 
 def mllog_lines(path: Path) -> str:
-    """Only the MLLOG records of a log, each from its ``:::MLLOG`` token to the line end."""
+    """Only the MLLOG records of a log, each from its ``:::MLLOG`` token to the line end (read in
+    bounded memory: a line over 16 MiB is kept from its last token, ``parser.log_lines``)."""
     out = []
+    regular_file(path, "run log")
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
-        for line in f:
+        for line in log_lines(f, path):
             i = line.find(MLLOG)
             if i >= 0:
                 out.append(line[i:].rstrip("\r\n") + "\n")

@@ -30,11 +30,12 @@ _MB = 1024 * 1024
 
 def repo_findings(folder: str) -> list[Finding]:
     """repo_checker's three checks over ``folder`` (errors), plus the relative-link caveat."""
-    folder = os.path.normpath(folder)
+    folder = os.fspath(folder)  # kept as given: the paths reported start with it
     bad_names, big, broken, notes = [], [], [], []
     for dirpath, dirs, files in os.walk(folder):
         # repo_checker looks at every walked dir (the root included) and every file entry.
-        if os.path.basename(dirpath).startswith(".") or " " in os.path.basename(dirpath):
+        name = os.path.basename(os.path.normpath(dirpath))
+        if name.startswith(".") or " " in name:
             bad_names.append(dirpath)
         for name in files:
             path = os.path.join(dirpath, name)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from mlperf_submit.compliance import meta
 from mlperf_submit.compliance.findings import Finding
+from mlperf_submit.compliance.inputs import require_usable_org
 from mlperf_submit.compliance.orgfolder import OrgReport, check_org, is_org_folder, org_benchmarks
 from mlperf_submit.errors import InputError, UsageError
 from mlperf_submit.submission.summary import SummaryTables, summary_tables
@@ -103,11 +104,12 @@ def verify_org(
     check_code: bool = True,
     official: bool = False,
 ) -> VerifyReport:
-    folder = os.path.normpath(str(folder))
+    folder = os.fspath(folder)  # kept as given: the paths reported start with it
     if not os.path.exists(folder):
         raise InputError(f"{folder}: no such directory")
     if not is_org_folder(folder):
         raise InputError(f"{folder}: not an org folder (needs systems/ and results/ inside)")
+    require_usable_org(folder)  # before anything is checked or written
     inferred = ruleset is None
     ruleset = meta.check_ruleset(ruleset) if ruleset else default_ruleset(folder)
     org = check_org(folder, ruleset)

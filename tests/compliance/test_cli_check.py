@@ -13,7 +13,7 @@ import pytest
 from mlperf_submit.cli import main
 from mlperf_submit.compliance.report_format import SCHEMA
 
-from .runset_fixtures import SMALL_ORG, SMALL_ORG_RULESET, copy_tree, manifest_rows
+from .runset_fixtures import SMALL_ORG, SMALL_ORG_RULESET, copy_tree, manifest_rows, snapshot
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -199,3 +199,62 @@ def test_an_internal_error_is_a_message_not_a_traceback(capsys, small_dir, monke
     monkeypatch.setenv("MLPERF_SUBMIT_DEBUG", "1")
     with pytest.raises(ZeroDivisionError):
         main(["check", str(small_dir / "result_0.txt")])
+
+
+def _cli(*args, cwd):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "mlperf_submit", "check", *map(str, args)],
+        capture_output=True, text=True, env=env, cwd=cwd, check=False, timeout=300,
+    )  # fmt: skip
+
+
+def test_paths_are_printed_as_given_from_any_directory(corpus_dir, tmp_path):
+    """As compilers do: the path as typed, or the typed directory joined with what was found
+    in it; never relative to the cwd, never shortened (a clone may live anywhere)."""
+    log = corpus_dir / "v3.1/closed/NVIDIA/results/eos_n8_ngc23.04_pytorch/maskrcnn/result_0.txt"
+    where = tmp_path / "with space" / "logs"
+    where.mkdir(parents=True)
+    (where / "bad.txt").write_bytes(log.read_bytes())
+    typed = [
+        (str(where / "bad.txt"), "/", str(where / "bad.txt")),  # absolute, from /
+        ("with space/logs/bad.txt", tmp_path, "with space/logs/bad.txt"),  # relative
+        ("./with space//logs/", tmp_path, "./with space//logs/bad.txt"),  # a dir, odd spelling
+    ]
+    for arg, cwd, shown in typed:
+        proc = _cli(arg, "--ruleset", "3.1.0", cwd=cwd)
+        assert proc.returncode == 1, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert any(ln.strip() == f"FAIL  {shown}" for ln in lines), proc.stdout
+        reasons = [ln.strip() for ln in lines if "Failed checks for eval_accuracy" in ln]
+        assert reasons and all(r.startswith(f"{shown}:") for r in reasons), reasons
+        paths = [ln for ln in lines if "with space" in ln]
+        assert paths and not any("..." in ln or "\u2026" in ln for ln in paths), paths
+
+
+def test_a_dir_without_scaling_json_shows_the_score_the_official_flow_publishes(
+    corpus_dir, tmp_path
+):
+    """Before packaging there is no scaling.json: the score is the olympic mean x the factor
+    package_checker will write (HPE v4.0 llama2_70b_lora: 19.0918 x 1.034722 = 19.7548, the
+    published number), with the raw mean and the factor beside it; nothing is written."""
+    row = next(r for r in manifest_rows(corpus_dir) if (r["round"], r["submitter"], r["benchmark"])
+               == ("v4.0", "HPE", "llama2_70b_lora"))  # fmt: skip
+    src = corpus_dir / "v4.0/closed/HPE/results" / row["system"] / "llama2_70b_lora"
+    bm_dir = copy_tree(src, tmp_path / "llama2_70b_lora")
+    (bm_dir / "scaling.json").unlink()
+    before = snapshot(bm_dir)
+    text = _cli(bm_dir, "--ruleset", "4.0.0", cwd=tmp_path)
+    doc = _cli(bm_dir, "--ruleset", "4.0.0", "--json", cwd=tmp_path)
+    assert text.returncode == doc.returncode == 0, text.stdout + text.stderr
+    assert snapshot(bm_dir) == before, "check must not write into the result dir"
+    score = json.loads(doc.stdout)["targets"][0]["report"]["score"]
+    assert abs(score["minutes"] - float(row["official_score_minutes"])) <= 1e-9
+    assert abs(score["raw_minutes"] - float(row["raw_olympic_minutes"])) <= 1e-9
+    assert score["scaling_factor"] == float(row["committed_scaling_factor"])
+    assert score["scaling_source"] == "rcp" and score["scaling_file"] is None
+    assert score["summarizer_minutes"] == score["raw_minutes"]
+    line = next(ln for ln in text.stdout.splitlines() if ln.startswith("PASS"))
+    assert "score 19.7548 min (olympic mean 19.0918 x 1.03472, the RCP normalisation" in line
+    for out in (text.stdout, doc.stdout):
+        assert "np." not in out and "float64" not in out and "'" not in out.replace("'s", "")

@@ -42,4 +42,14 @@ def main(backend: str, out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]))
+    try:
+        main(sys.argv[1], Path(sys.argv[2]))
+    except BaseException:
+        # as the CLI does (cli.py): a failed rank of an MPI job ends the job, instead of
+        # waiting in MPI_Finalize for ranks that may be waiting for it
+        if dist.in_mpi_job():
+            import traceback
+
+            traceback.print_exc()
+            dist.abort_job(1)
+        raise

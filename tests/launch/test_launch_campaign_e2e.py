@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from mlperf_submit.launch.campaign import manifest as mf
+from mlperf_submit.launch.campaign.proctree import end_job, run_job
 
 PY = sys.executable
 RULESET = "4.0.0"
@@ -40,7 +42,7 @@ def campaign_cmd(out: Path, data: Path, *extra: str) -> list[str]:
 
 
 def run_campaign(cmd, env, timeout=900) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = run_job(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     print(proc.stderr[-4000:])  # the progress lines, shown when a test fails
     return proc
 
@@ -74,7 +76,7 @@ def assert_compliant_runs(out: Path, env, statuses=("converged",)) -> mf.Manifes
         assert logged_seeds(log) == [r.seed], "the seed the campaign chose is logged, once"
         assert r.ruleset == RULESET and r.division == "open" and r.data == "synthetic"
         logs.append(str(log))
-    check = subprocess.run(
+    check = run_job(
         [PY, "-m", "mlperf_submit", "check", *logs, "--ruleset", RULESET],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -157,7 +159,7 @@ def test_kill9_sigterm_and_resume(tmp_path, launch_env, synthetic_dir):
         _, err = camp.communicate(timeout=120)
     finally:
         if camp.poll() is None:
-            camp.kill()
+            end_job(camp.pid)  # the campaign and the train processes below it
     print(err[-3000:])
     assert camp.returncode == 128 + signal.SIGTERM
     m = mf.read_manifest(out)
@@ -208,15 +210,48 @@ def test_timeout_marks_the_run_timed_out(tmp_path, launch_env):
     assert r.duration_s < 60
 
 
+def test_a_run_whose_peer_never_arrives_is_a_crash_that_resume_runs_again(
+    tmp_path, launch_env, synthetic_dir
+):
+    """Run 0 is rank 0 of a 2-rank job whose rank 1 never starts (the variables say so): it
+    gives up after --rendezvous-timeout, the manifest says crashed and why; a plain --resume
+    runs it again (it never reached run_start: there is no result to keep)."""
+    out = tmp_path / "camp"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    alone = {**launch_env, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0",
+             "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}  # fmt: skip
+    cmd = [*campaign_cmd(out, synthetic_dir), "--runs", "1", "--no-cache-clear",
+           "--rendezvous-timeout", "3"]  # fmt: skip
+    proc = run_campaign(cmd, alone)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    (r,) = mf.read_manifest(out).runs
+    assert (r.status, r.exit_code, r.started) == ("crashed", 1, False)
+    assert r.note == (
+        f"exit code 1: rank 0: rank 1 of 2 did not join the rendezvous at 127.0.0.1:{port} "
+        "within 3 s (not started, or died before it got there); "
+        "MLPERF_SUBMIT_RENDEZVOUS_TIMEOUT sets this timeout"
+    )
+    proc = run_campaign([*campaign_cmd(out, synthetic_dir), "--resume"], launch_env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    m = assert_compliant_runs(out, launch_env)
+    assert [a["status"] for a in m.runs[0].attempts] == ["crashed"]
+    assert m.runs[0].started is True
+
+
 @pytest.mark.slurm
 def test_slurm_two_nodes_ctrl_c_then_resume(tmp_path, launch_env, synthetic_dir, slurm_cluster):
-    """A 2-node x 1-task campaign through sbatch. Ctrl-C on the following process during run 0:
-    scancel, wait for the job, run 0 interrupted, exit 130. --resume submits again and both
-    runs finish in the same layout, compliant, with unique seeds."""
+    """A 2-node x 1-task campaign through sbatch, asking for GPUs, cores and whole nodes as a
+    GPU preset does (the local nodes declare gpu:8; Slurm must accept every option). Ctrl-C on
+    the following process during run 0: scancel, wait for the job, run 0 interrupted, exit 130.
+    --resume submits again and both runs finish in the same layout, compliant, with unique
+    seeds."""
     out = tmp_path / "camp"
     env = {**launch_env, "SLURM_CONF": str(slurm_cluster.conf)}
     cmd = [*campaign_cmd(out, synthetic_dir, "--launcher", "slurm", "--nodes", "2")]
-    first = [*cmd, "--runs", "2", "--no-cache-clear", "--time-limit", "20"]
+    first = [*cmd, "--runs", "2", "--no-cache-clear", "--time-limit", "20",
+             "--gpus-per-node", "8", "--exclusive"]  # fmt: skip
     follower = subprocess.Popen(first, env=env, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(lambda: _has(out / "resnet" / "run_0.log", '"run_start"'), "run 0 to start")
@@ -224,7 +259,7 @@ def test_slurm_two_nodes_ctrl_c_then_resume(tmp_path, launch_env, synthetic_dir,
         _, err = follower.communicate(timeout=180)
     finally:
         if follower.poll() is None:
-            follower.kill()
+            end_job(follower.pid)
     print(err[-3000:])
     assert follower.returncode == 128 + signal.SIGINT
     assert "cancelling Slurm job" in err
@@ -243,18 +278,25 @@ def test_slurm_two_nodes_ctrl_c_then_resume(tmp_path, launch_env, synthetic_dir,
     assert f"Slurm job {job} ended: COMPLETED" in proc.stderr
     assert [a["status"] for a in m.runs[0].attempts] == ["interrupted"]
     assert m.runs[0].seed != first_seed
+    assert "#SBATCH --gpus-per-node=8\n#SBATCH --exclusive\n" in (out / "run.sub").read_text()
     for r in m.runs:
         assert r.hosts == ["n1", "n2"]
-        assert r.command.startswith("srun --nodes=2 --ntasks-per-node=1")
+        # the job got the whole node: both CPUs for its one task
+        assert r.command.startswith(
+            f"srun --nodes=2 --ntasks-per-node=1 --gpus-per-node=8 "
+            f"--cpus-per-task={os.cpu_count()} --exclusive --kill-on-bad-exit=1"
+        ), r.command
 
 
 def test_train_usage_error_stops_the_campaign(tmp_path, launch_env, synthetic_dir):
-    """train exits 2 at once (an unknown config key): the campaign does not burn N runs on it."""
+    """train exits 2 at once (a flag only train refuses; bad config keys and a preset that is
+    not closed are refused before the first run): the campaign does not burn N runs on it."""
     out = tmp_path / "camp"
-    cmd = [*campaign_cmd(out, synthetic_dir), "--runs", "2", "--no-cache-clear", "--", "no.such=1"]
+    cmd = [*campaign_cmd(out, synthetic_dir), "--runs", "2", "--no-cache-clear", "--",
+           "--world-size", "2"]  # fmt: skip
     proc = run_campaign(cmd, launch_env)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "run 0 stopped at once with exit 2" in proc.stderr and "no.such" in proc.stderr
+    assert "run 0 stopped at once with exit 2" in proc.stderr and "--world-size" in proc.stderr
     m = mf.read_manifest(out)
     assert [r.status for r in m.runs] == ["crashed", "pending"] and m.state == "interrupted"
 
@@ -269,7 +311,7 @@ def test_ctrl_c_while_clearing_caches_starts_nothing(tmp_path, launch_env, synth
         _, err = camp.communicate(timeout=60)
     finally:
         if camp.poll() is None:
-            camp.kill()
+            end_job(camp.pid)  # the campaign and the train processes below it
     assert camp.returncode == 128 + signal.SIGINT, err
     m = mf.read_manifest(out)
     assert [(r.status, r.note) for r in m.runs] == [

@@ -11,10 +11,13 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlperf_submit.cli import main as cli_main
 from mlperf_submit.errors import InputError, UsageError
@@ -32,6 +35,7 @@ from mlperf_submit.launch.campaign.runner import (
     runs_to_do,
 )
 from mlperf_submit.launch.campaign.slurm import render_script, write_script
+from tests.damage import DAMAGES, damage, listing
 
 PY = sys.executable
 
@@ -74,25 +78,30 @@ TRAIN = ["--seed", "7", "--log", "/o/resnet/run_0.log"]
 
 
 def test_local_command():
-    argv, env = wrap(LaunchSpec("local"), "resnet", TRAIN, master_port=1)
+    argv, env = wrap(LaunchSpec("local"), "resnet", TRAIN)
     assert argv == [PY, "-m", "mlperf_submit", "train", "resnet", *TRAIN] and env == {}
+    _, env = wrap(LaunchSpec("local", rendezvous_timeout_s=90), "resnet", TRAIN)
+    assert env == {"MLPERF_SUBMIT_RENDEZVOUS_TIMEOUT": "90"}
 
 
-def test_torchrun_command():
-    argv, env = wrap(LaunchSpec("torchrun", nproc_per_node=2), "resnet", TRAIN, master_port=555)
+def test_torchrun_command_binds_its_own_port():
+    argv, env = wrap(LaunchSpec("torchrun", nproc_per_node=2), "resnet", TRAIN)
     assert argv[:3] == [PY, "-m", "mlperf_submit.launch.campaign.torchrun"]
-    assert "--nproc-per-node=2" in argv and "--master-port=555" in argv
+    assert "--nproc-per-node=2" in argv and "--standalone" in argv and env == {}
+    assert not any(a.startswith("--master-port") for a in argv)
     assert argv[argv.index("--") :] == ["--", PY, "-m", "mlperf_submit", "train", "resnet", *TRAIN]
 
 
 def test_openmpi_command_as_root_on_one_host():
-    spec = LaunchSpec("mpirun", nproc_per_node=4, mpirun="/x/mpirun")
-    argv, env = wrap(spec, "resnet", TRAIN, master_port=777, flavour="openmpi")
+    """No MASTER_PORT: rank 0 binds one and tells the others over MPI (rendezvous.py)."""
+    spec = LaunchSpec("mpirun", nproc_per_node=4, mpirun="/x/mpirun", rendezvous_timeout_s=60)
+    argv, env = wrap(spec, "resnet", TRAIN, flavour="openmpi")
     assert argv[:3] == ["/x/mpirun", "-np", "4"]
     assert ("--allow-run-as-root" in argv) == (os.geteuid() == 0)
     assert ("--oversubscribe" in argv) == (os.cpu_count() < 4)
-    assert argv[argv.index("-x") + 1] == "MASTER_ADDR"
-    assert env == {"MASTER_PORT": "777", "MASTER_ADDR": "127.0.0.1"}
+    exported = [argv[i + 1] for i, a in enumerate(argv) if a == "-x"]
+    assert exported == ["MASTER_ADDR", "MLPERF_SUBMIT_RENDEZVOUS_TIMEOUT"]
+    assert env == {"MASTER_ADDR": "127.0.0.1", "MLPERF_SUBMIT_RENDEZVOUS_TIMEOUT": "60"}
     assert argv[-len(TRAIN) - 5 :] == [PY, "-m", "mlperf_submit", "train", "resnet", *TRAIN]
 
 
@@ -116,6 +125,19 @@ def test_srun_command_with_container():
     assert "--container-name=mlperf-submit" in argv and "--container-mounts=/o:/o" in argv
     assert not any(a.startswith("--container-image") for a in argv), "created once by run.sub"
     assert argv[-len(TRAIN) - 3 :] == ["mlperf-submit", "train", "resnet", *TRAIN]
+    assert env == {"MASTER_PORT": "29500"}
+
+
+def test_srun_command_asks_for_the_gpus_and_cores_the_run_uses():
+    """Where a cluster confines a job to what it asked for, a run asking for nothing sees no
+    GPU and shares one core per task (issue 17 item 2)."""
+    spec = LaunchSpec("srun", nproc_per_node=8, nodes=2, gpus_per_node=8, cpus_per_task=14,
+                      exclusive=True)  # fmt: skip
+    argv, _ = wrap(spec, "llama31_8b", TRAIN, master_port=29500)
+    assert argv[:7] == [
+        "srun", "--nodes=2", "--ntasks-per-node=8", "--gpus-per-node=8", "--cpus-per-task=14",
+        "--exclusive", "--kill-on-bad-exit=1",
+    ]  # fmt: skip
 
 
 def test_cache_clearing_reaches_every_node():
@@ -219,6 +241,8 @@ def test_runs_to_do(tmp_path):
         r.status = s  # running, converged, not converged, crashed, timed out, interrupted
     assert runs_to_do(m, retry_failed=False) == [0, 5]
     assert runs_to_do(m, retry_failed=True) == [0, 3, 4, 5]
+    m.runs[3].started = False  # crashed before run_start (a rank missing): no result to keep
+    assert runs_to_do(m, retry_failed=False) == [0, 3, 5]
     assert runs_to_do(m, retry_failed=False, only=5) == [5]
     assert runs_to_do(m, retry_failed=False, only=1) == []
     with pytest.raises(UsageError, match="runs 0..5"):
@@ -302,7 +326,7 @@ def test_run_sub_is_strict_bash_with_the_run_sub_conventions(tmp_path):
         "#SBATCH --time=01:00:00",
         "set -euo pipefail",
         ': "${SLURM_JOB_ID:?',
-        ': "${MASTER_PORT:=29500}"',
+        ': "${MASTER_PORT:=$(( 20000 + RANDOM % 10000 ))}"',
         ': "${NEXP:=3}"',
         "export MASTER_ADDR MASTER_PORT",
         '--container-image="$CONTAINER_IMAGE" --container-name=mlperf-submit',
@@ -316,6 +340,24 @@ def test_run_sub_is_strict_bash_with_the_run_sub_conventions(tmp_path):
     ]:
         assert needle in text, needle
     assert render_script(cfg, time_limit="01:00:00") == text, "deterministic"
+    assert "--gpus-per-node" not in text.split("CAMPAIGN=(")[0], "a CPU preset asks for none"
+
+
+def test_run_sub_asks_for_gpus_cores_and_whole_nodes(tmp_path):
+    spec = LaunchSpec("slurm", nproc_per_node=8, nodes=2, gpus_per_node=8, exclusive=True,
+                      container="nvcr.io/x:1", mounts=("/o", "/data"), rendezvous_timeout_s=600)  # fmt: skip
+    text = render_script(_cfg(tmp_path, spec=spec, preset="8b", benchmark="llama31_8b"))
+    for needle in [
+        "#SBATCH --gpus-per-node=8\n#SBATCH --exclusive\n",
+        ': "${CPUS_PER_TASK:=}"',
+        "CPUS_PER_TASK=$(( ${SLURM_CPUS_ON_NODE:-1} / 8 ))",
+        "  --gpus-per-node 8\n  --exclusive\n  --rendezvous-timeout 600\n",
+        '  --cpus-per-task "$CPUS_PER_TASK"\n',
+        '--container-image="$CONTAINER_IMAGE" --container-name=mlperf-submit',
+    ]:
+        assert needle in text, needle
+    given = render_script(_cfg(tmp_path, spec=replace(spec, cpus_per_task=14)))
+    assert "#SBATCH --cpus-per-task=14" in given and ': "${CPUS_PER_TASK:=14}"' in given
 
 
 def test_run_sub_is_not_overwritten_when_edited(tmp_path):
@@ -351,6 +393,10 @@ def test_run_sub_fails_clearly_outside_sbatch(tmp_path):
         (["resnet", "--", "--seed", "1"], "--seed after `--` is set by the campaign"),
         (["resnet", "--retry-failed"], "--retry-failed goes with --resume"),
         (["resnet", "--resume"], "no campaign to resume"),
+        (["resnet", "--gpus-per-node", "8"], "--gpus-per-node: for --launcher srun or slurm"),
+        (["resnet", "--rendezvous-timeout", "soon"], "--rendezvous-timeout 'soon'"),
+        (["resnet", "--preset", "tiny"], "add --division open"),
+        (["resnet", "--division", "open", "--", "no.such=1"], "no.such"),
     ],
 )
 def test_cli_usage_errors(tmp_path, capsys, extra, words):
@@ -376,11 +422,30 @@ def test_default_run_count_is_the_official_one(tmp_path):
     from mlperf_submit.launch.campaign.command import add_arguments
 
     add_arguments(parser)
-    cfg = build_config(parser.parse_args(["resnet", "--out", str(tmp_path)]))
+    closed = ["--preset", "config_DGXH100_1x8x400"]
+    cfg = build_config(parser.parse_args(["resnet", "--out", str(tmp_path), *closed]))
     assert (cfg.runs, cfg.ruleset, cfg.division) == (5, "4.0.0", "closed")
-    cfg = build_config(parser.parse_args(["llama31_8b", "--out", str(tmp_path)]))
+    cfg = build_config(parser.parse_args(["llama31_8b", "--out", str(tmp_path), "--preset", "8b"]))
     assert (cfg.runs, cfg.ruleset) == (10, "6.1.0")
     assert Path(cfg.out).is_absolute()
+
+
+def test_slurm_requests_follow_the_preset(tmp_path):
+    """A GPU preset asks Slurm for a GPU per process and whole nodes; a CPU preset for none;
+    the flags override."""
+    from mlperf_submit.launch.campaign.command import add_arguments, build_config
+
+    parser = __import__("argparse").ArgumentParser()
+    add_arguments(parser)
+    base = ["llama31_8b", "--out", str(tmp_path), "--launcher", "slurm", "--nproc-per-node", "4"]
+    spec = build_config(parser.parse_args([*base, "--preset", "8b"])).spec
+    assert (spec.gpus_per_node, spec.exclusive, spec.cpus_per_task) == (4, True, None)
+    spec = build_config(parser.parse_args([*base, "--preset", "tiny", "--division", "open"])).spec
+    assert (spec.gpus_per_node, spec.exclusive) == (0, False)
+    args = [*base, "--preset", "8b", "--gpus-per-node", "8", "--no-exclusive",
+            "--cpus-per-task", "12"]  # fmt: skip
+    spec = build_config(parser.parse_args(args)).spec
+    assert (spec.gpus_per_node, spec.exclusive, spec.cpus_per_task) == (8, False, 12)
 
 
 def test_run_sub_variables_survive_odd_characters(tmp_path):
@@ -407,3 +472,69 @@ def test_cache_clearing_on_every_slurm_node(slurm_cluster, monkeypatch):
     argv = cache_clear_argv(LaunchSpec("srun", nodes=2))
     res = clear_caches(shlex.join(["srun", "-t", "2", *argv[1:]]))
     assert res.cleared == os.access("/proc/sys/vm/drop_caches", os.W_OK), res.how
+
+
+@settings(max_examples=14, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(kind=st.sampled_from(DAMAGES), what=st.sampled_from(["manifest", "run log"]))
+def test_resume_on_a_damaged_campaign(capsys, kind, what):
+    """A finished campaign whose manifest or a run log is damaged (tests/damage.py): an
+    unusable manifest is exit 2 naming it, with the campaign dir untouched; a damaged log of a
+    finished run is never read again (nothing to re-run: exit 0)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = _cfg(Path(tmp), runs=2)
+        prepare(cfg)
+        with mf.locked_manifest(cfg.out) as m:
+            for r in m.runs:
+                r.status, r.seed, r.log = "converged", 10 + r.index, f"resnet/run_{r.index}.log"
+                (cfg.out / r.log).write_text(":::MLLOG {}\n")
+        path = cfg.out / ("campaign.json" if what == "manifest" else "resnet/run_1.log")
+        is_json = what == "manifest"
+        damage(path, kind, is_json=is_json)
+        before = listing(cfg.out)
+        code = cli_main(["campaign", "resnet", "--out", str(cfg.out), "--resume"])
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        if is_json:
+            assert code == 2 and str(path) in err, err
+            assert listing(cfg.out) == before, "nothing written on unusable input"
+        else:
+            assert code == 0, err
+
+
+@pytest.mark.slurm
+def test_slurm_up_and_down_as_make_runs_them(tmp_path):
+    """`make slurm-up` / `make slurm-down` run this module: up prints the SLURM_CONF to export
+    and the nodes answer with their GPUs declared; a second up is refused; down stops every
+    daemon (no process left: the autouse fixture)."""
+    cli = [PY, "-m", "mlperf_submit.launch.campaign.local_slurm"]
+    where = ["--dir", str(tmp_path / "slurm")]
+    up = subprocess.run([*cli, "up", *where], capture_output=True, text=True, timeout=120)
+    try:
+        assert up.returncode == 0, up.stderr
+        conf = tmp_path / "slurm" / "slurm.conf"
+        assert f"export SLURM_CONF={conf}" in up.stdout
+        env = {**os.environ, "SLURM_CONF": str(conf)}
+        nodes = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %t %G"], env=env,
+                               capture_output=True, text=True, timeout=60).stdout.split("\n")  # fmt: skip
+        assert nodes[:2] == ["n1 idle gpu:8", "n2 idle gpu:8"]
+        again = subprocess.run([*cli, "up", *where], capture_output=True, text=True, timeout=60)
+        assert again.returncode == 2 and "already running" in again.stderr
+        status = subprocess.run([*cli, "status", *where], capture_output=True, text=True)
+        assert status.returncode == 0 and "running" in status.stdout
+    finally:
+        down = subprocess.run([*cli, "down", *where], capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0 and "stopped" in down.stdout
+    status = subprocess.run([*cli, "status", *where], capture_output=True, text=True)
+    assert status.returncode == 1 and "not running" in status.stdout
+
+
+def test_campaign_says_what_to_do_without_a_slurm_controller(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SLURM_CONF", str(tmp_path / "nowhere.conf"))
+    out = tmp_path / "camp"
+    rc = cli_main(["campaign", "resnet", "--launcher", "slurm", "--nodes", "2", "--preset",
+                   "tiny", "--division", "open", "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "no Slurm controller answers" in err and "make slurm-up" in err, err
+    assert "export SLURM_CONF=/tmp/mlperf-submit-slurm/slurm.conf" in err
+    assert not out.exists(), "nothing written"

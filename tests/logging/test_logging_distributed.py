@@ -12,23 +12,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
 from mlperf_submit.compliance.parser import iter_file
+from mlperf_submit.launch.campaign.proctree import run_job
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 WORKER = HERE / "logging_dist_worker.py"
 SLOW_MS = 1500
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_ranks_gloo(tmp_path):
@@ -41,12 +34,12 @@ def test_two_ranks_gloo(tmp_path):
     env.update(PYTHONPATH=f"{REPO}{os.pathsep}{HERE}", OMP_NUM_THREADS="1")
     cmd = [
         str(Path(sys.executable).parent / "torchrun"),
+        "--standalone",  # torchrun binds its store on a port the kernel gives it
         "--nproc-per-node=2",
-        f"--master-port={_free_port()}",
         str(WORKER),
         str(tmp_path),
     ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+    proc = run_job(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     ranks = {r: json.loads((tmp_path / f"rank_{r}.json").read_text()) for r in (0, 1)}

@@ -111,3 +111,18 @@ def test_bad_input_is_a_clear_usage_error(kind, tmp_path, corpus_dir, capsys):
     assert rc == 2
     assert err.startswith("mlperf-submit: error: ") and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_dir_without_scaling_json_reports_the_published_score(corpus_dir, tmp_path):
+    """As `check`: before packaging (no scaling.json) the score shown is the olympic mean x the
+    factor the RCP step will write (HPE v4.0 llama2_70b_lora: the published 19.7548)."""
+    import shutil
+
+    row = manifest_row(corpus_dir, "v4.0", "HPE", "llama2_70b_lora")
+    src = corpus_dir / "v4.0/closed/HPE/results" / row["system"] / "llama2_70b_lora"
+    bm_dir = tmp_path / "llama2_70b_lora"
+    shutil.copytree(src, bm_dir)
+    (bm_dir / "scaling.json").unlink()
+    (data,) = collect(bm_dir, "4.0.0")
+    assert math.isclose(data.score.minutes, float(row["official_score_minutes"]), abs_tol=1e-9)
+    assert data.score.scaling_source == "rcp" and not (bm_dir / "scaling.json").exists()

@@ -1,17 +1,24 @@
 """Command lines for one run of ``mlperf-submit train`` under each launcher (pure functions).
 
     local     python -m mlperf_submit train resnet --seed S --log L ...
-    torchrun  python -m mlperf_submit.launch.campaign.torchrun --nnodes=1 --nproc-per-node=P
-                       --master-addr=127.0.0.1 --master-port=PORT -- python -m mlperf_submit train ...
+    torchrun  python -m mlperf_submit.launch.campaign.torchrun --standalone --nnodes=1
+                       --nproc-per-node=P -- python -m mlperf_submit train ...
     mpirun    mpirun -np P*K [--host h1:P,h2:P] [--allow-run-as-root] [--oversubscribe]
-                     -x MASTER_ADDR -x MASTER_PORT python -m mlperf_submit train ...   (Open MPI)
+                     -x MASTER_ADDR python -m mlperf_submit train ...                   (Open MPI)
               mpiexec -n P*K -ppn P [-hosts h1,h2] python -m mlperf_submit train ...    (MPICH)
-    srun      srun --nodes=K --ntasks-per-node=P --kill-on-bad-exit=1
-                   [--container-name=NAME --container-mounts=...] mlperf-submit train ...
+    srun      srun --nodes=K --ntasks-per-node=P [--gpus-per-node=G] [--cpus-per-task=C]
+                   [--exclusive] --kill-on-bad-exit=1 [--container-name=NAME
+                   --container-mounts=...] mlperf-submit train ...
 
 Each returns an argv list (never a shell string) plus the extra environment it needs.
 ``--allow-run-as-root`` is added when we are root (CI containers); ``--oversubscribe`` when
 more ranks than cores land on one host (the 2-core test machine).
+
+No rendezvous port is chosen here for torchrun and mpirun: a port probed free now and bound
+seconds later (after ``import torch``) can be taken meanwhile by any other process on the host.
+torchrun ``--standalone`` binds its store on a port the kernel gives it; under mpirun rank 0
+does the same and tells the other ranks over MPI (launch/distributed/rendezvous.py). srun has no
+such side channel: its ``MASTER_PORT`` comes from run.sub.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mlperf_submit.launch.distributed.rendezvous import ENV as RENDEZVOUS_ENV
 
 LAUNCHERS = ("local", "torchrun", "mpirun", "srun", "slurm")
 CONTAINER_NAME = "mlperf-submit"
@@ -39,6 +48,11 @@ class LaunchSpec:
     mounts: tuple[str, ...] = ()  # srun with a container: host paths visible inside, same path
     mpirun: str | None = None  # path of mpirun; default: next to this Python, else PATH
     extra: tuple[str, ...] = field(default_factory=tuple)  # launcher args from --launcher-args
+    # srun / slurm: what each node is asked for (0 / None: not requested)
+    gpus_per_node: int = 0
+    cpus_per_task: int | None = None
+    exclusive: bool = False  # whole nodes: no other job's processes beside the run
+    rendezvous_timeout_s: float | None = None  # MLPERF_SUBMIT_RENDEZVOUS_TIMEOUT of the ranks
 
     @property
     def world_size(self) -> int:
@@ -83,14 +97,18 @@ def wrap(
     benchmark: str,
     args: list[str],
     *,
-    master_port: int,
+    master_port: int | None = None,
     flavour: str | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """The full argv of one run of ``train <benchmark> <args>`` and the environment to add."""
+    """The full argv of one run of ``train <benchmark> <args>`` and the environment to add
+    (``master_port``: srun only, the job's port; the other launchers bind one themselves)."""
     one_host = spec.nodes == 1 and len(spec.hosts) <= 1
     train = python_train(benchmark, args)
+    env: dict[str, str] = {}
+    if spec.rendezvous_timeout_s:
+        env[RENDEZVOUS_ENV] = f"{spec.rendezvous_timeout_s:g}"
     if spec.launcher == "local":
-        return train, {}
+        return train, env
     if spec.launcher == "torchrun":
         # torchrun through our Python (it cannot pick another venv), behind a `--` that keeps
         # its parser off train's arguments (launch/campaign/torchrun.py says why).
@@ -98,14 +116,12 @@ def wrap(
             sys.executable,
             "-m",
             "mlperf_submit.launch.campaign.torchrun",
+            "--standalone",
             "--nnodes=1",
             f"--nproc-per-node={spec.nproc_per_node}",
-            "--master-addr=127.0.0.1",
-            f"--master-port={master_port}",
             *spec.extra,
         ]
-        return [*cmd, "--", *train], {}
-    env: dict[str, str] = {"MASTER_PORT": str(master_port)}
+        return [*cmd, "--", *train], env
     if spec.launcher == "mpirun":
         mpirun = find_mpirun(spec)
         flavour = flavour or mpi_flavour(mpirun)
@@ -129,10 +145,13 @@ def wrap(
             cmd += ["-x", name]
         return [*cmd, *spec.extra, *train], env
     if spec.launcher == "srun":
+        if master_port is not None:
+            env["MASTER_PORT"] = str(master_port)
         cmd = [
             "srun",
             f"--nodes={spec.nodes}",
             f"--ntasks-per-node={spec.nproc_per_node}",
+            *resource_flags(spec),
             "--kill-on-bad-exit=1",
         ]
         if spec.container:
@@ -141,6 +160,19 @@ def wrap(
             train = ["mlperf-submit", *train[3:]]
         return [*cmd, *spec.extra, *train], env
     raise ValueError(f"no command line for launcher {spec.launcher!r}")
+
+
+def resource_flags(spec: LaunchSpec) -> list[str]:
+    """What each node gives the run (srun and #SBATCH alike): where a cluster confines devices
+    and cores to the request, a job that asks for none sees no GPU and one core per task."""
+    flags = []
+    if spec.gpus_per_node:
+        flags.append(f"--gpus-per-node={spec.gpus_per_node}")
+    if spec.cpus_per_task:
+        flags.append(f"--cpus-per-task={spec.cpus_per_task}")
+    if spec.exclusive:
+        flags.append("--exclusive")
+    return flags
 
 
 def container_flags(spec: LaunchSpec, *, create: bool = False) -> list[str]:

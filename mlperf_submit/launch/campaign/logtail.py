@@ -25,6 +25,7 @@ class LogTail:
     n_mllog: int = 0
     last_eval: tuple[object, object] | None = None  # (progress, value) of the last eval_accuracy
     run_stop_status: str | None = None
+    run_started: bool = False  # a run_start line was seen
     seeds: list[object] = field(default_factory=list)
     tail: Tail = field(init=False, repr=False)
 
@@ -53,6 +54,9 @@ class LogTail:
             progress = next((meta[k] for k in PROGRESS_KEYS if k in meta), None)
             self.last_eval = (progress, line.val)
             return True
+        if line.key == "run_start":
+            self.run_started = True
+            return False
         if line.key == "run_stop":
             self.run_stop_status = meta.get("status")
             return True

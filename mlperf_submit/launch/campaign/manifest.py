@@ -62,6 +62,7 @@ class RunRecord:
     division: str = ""
     data: str = ""
     last_eval: list | None = None  # [progress (epoch or samples), value]
+    started: bool | None = None  # run_start was logged (False: it never got that far)
     note: str | None = None
     attempts: list[dict] = field(default_factory=list)
 
@@ -82,6 +83,10 @@ class Manifest:
     preset: str | None = None
     nodes: int = 1
     nproc_per_node: int = 1
+    gpus_per_node: int = 0  # srun/slurm: --gpus-per-node (0: none requested)
+    cpus_per_task: int | None = None  # srun/slurm: --cpus-per-task (None: run.sub derives it)
+    exclusive: bool = False  # srun/slurm: --exclusive
+    rendezvous_timeout_s: float | None = None  # MLPERF_SUBMIT_RENDEZVOUS_TIMEOUT of the runs
     container: str | None = None
     cache_clear: str = "auto"  # auto | off | the site's command; --resume keeps it
     command: str = ""
@@ -144,8 +149,19 @@ def _run_from_dict(data: object, path: Path, i: int) -> RunRecord:
     return run
 
 
+MAX_BYTES = 64 << 20  # a manifest of 10,000 runs is a few MB
+
+
 def read_manifest(out_dir: str | os.PathLike) -> Manifest:
     path = Path(out_dir) / MANIFEST
+    if os.path.lexists(path) and not path.is_file():
+        kind = "a directory" if path.is_dir() else (
+            "a symbolic link loop or a broken link" if path.is_symlink() and not path.exists()
+            else "not a regular file"
+        )  # fmt: skip
+        raise InputError(f"{path}: {kind}, not a campaign manifest")
+    if path.is_file() and path.stat().st_size > MAX_BYTES:
+        raise InputError(f"{path}: {path.stat().st_size >> 20} MiB, not a campaign manifest")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -157,6 +173,23 @@ def read_manifest(out_dir: str | os.PathLike) -> Manifest:
     except json.JSONDecodeError as err:
         raise InputError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
     return _from_dict(data, path)
+
+
+def unusable_run_logs(out_dir: str | os.PathLike, manifest: Manifest) -> list[str]:
+    """The recorded run logs that exist but are not regular files: ``path: reason`` (a
+    report or a package cannot use them; a missing log is a run without a result)."""
+    out = []
+    for r in manifest.runs:
+        if not r.log:
+            continue
+        path = Path(out_dir) / r.log
+        if os.path.lexists(path) and not path.is_file():
+            kind = "a directory" if path.is_dir() else (
+                "a symbolic link loop or a broken link" if path.is_symlink()
+                and not path.exists() else "not a regular file (a named pipe?)"
+            )  # fmt: skip
+            out.append(f"{path}: {kind}, not a run log")
+    return out
 
 
 def write_manifest(out_dir: str | os.PathLike, manifest: Manifest) -> None:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from mlperf_submit.errors import UsageError
 from mlperf_submit.launch.campaign import manifest as mf
+from mlperf_submit.launch.campaign import proctree
 from mlperf_submit.launch.campaign.cache import CacheResult, clear_caches
 from mlperf_submit.launch.campaign.commandline import LaunchSpec, cache_clear_argv, wrap
 from mlperf_submit.launch.campaign.logtail import LogTail
@@ -98,6 +99,20 @@ def check_train_args(args: list[str]) -> None:
             )
 
 
+def error_line(path: Path, max_bytes: int = 65536) -> str | None:
+    """The last ``mlperf-submit: error: ...`` line of a run's console (any rank): why it
+    crashed, e.g. the rank that never joined the rendezvous."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - max_bytes))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    marker = "mlperf-submit: error: "
+    lines = [ln.split(marker, 1)[1].strip() for ln in text.splitlines() if marker in ln]
+    return lines[-1] if lines else None
+
+
 def classify(rc: int | None, run_stop: str | None, reason: str | None) -> tuple[str, str | None]:
     """(status, note) of a finished run from its exit code, the log's run_stop and why we
     stopped it. torchrun turns every worker failure into exit 1, so the log's run_stop status
@@ -154,7 +169,7 @@ def prepare(cfg: CampaignConfig) -> mf.Manifest:
     out.mkdir(parents=True, exist_ok=True)
     (out / cfg.benchmark).mkdir(exist_ok=True)
     with mf.manifest_lock(out):
-        if path.exists():
+        if os.path.lexists(path):  # a broken or looping link is read (and refused) too
             if not cfg.resume:
                 raise UsageError(
                     f"{path} exists: pass --resume to finish that campaign, or choose a new --out"
@@ -189,6 +204,10 @@ def prepare(cfg: CampaignConfig) -> mf.Manifest:
                 launcher=cfg.launcher_name or cfg.spec.launcher,
                 nodes=cfg.spec.nodes,
                 nproc_per_node=cfg.spec.nproc_per_node,
+                gpus_per_node=cfg.spec.gpus_per_node,
+                cpus_per_task=cfg.spec.cpus_per_task,
+                exclusive=cfg.spec.exclusive,
+                rendezvous_timeout_s=cfg.spec.rendezvous_timeout_s,
                 container=cfg.spec.container,
                 cache_clear=cfg.cache_clear,
                 sbatch_args=list(cfg.sbatch_args),
@@ -203,8 +222,15 @@ def prepare(cfg: CampaignConfig) -> mf.Manifest:
 
 
 def runs_to_do(m: mf.Manifest, *, retry_failed: bool, only: int | None = None) -> list[int]:
+    """Runs without a result; a crashed or timed-out run is redone with ``retry_failed``, or
+    when it never reached run_start (a rank missing at the rendezvous: there is no result to
+    keep, so running it again picks nothing)."""
     redo = mf.UNFINISHED + (mf.FAILED if retry_failed else ())
-    todo = [r.index for r in m.runs if r.status in redo]
+    todo = [
+        r.index
+        for r in m.runs
+        if r.status in redo or (r.status in mf.FAILED and r.started is False)
+    ]
     if only is not None:
         if not 0 <= only < len(m.runs):
             raise UsageError(f"--run-index {only}: the campaign has runs 0..{len(m.runs) - 1}")
@@ -227,12 +253,6 @@ class _Stop:
     def __call__(self, signum, _frame):
         self.signum = self.signum or signum
         self.count += 1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Campaign:
@@ -331,9 +351,12 @@ class Campaign:
         self.progress.message(f"run {number}/{len(self.m.runs)} seed {seed}: {cache.how}")
         rc, reason, tail, elapsed = self._execute(argv, extra_env, index, seed, remaining)
         status, note = classify(rc, tail.run_stop_status, reason)
+        if status == mf.CRASHED and (why := error_line(cfg.out / out_rel)):
+            note = f"{note}: {why}"
         with mf.locked_manifest(cfg.out) as m:
             rec = m.runs[index]
             rec.status, rec.exit_code = status, rc
+            rec.started = tail.run_started
             rec.end, rec.duration_s = mf.now_iso(), round(elapsed, 3)
             rec.last_eval = list(tail.last_eval) if tail.last_eval else None
             notes = [n for n in (note, cache_note) if n]
@@ -393,10 +416,10 @@ class Campaign:
                 mode = shlex.join(every_node)
         return clear_caches(mode)
 
-    def _master_port(self) -> int:
+    def _master_port(self) -> int | None:
         if self.cfg.spec.launcher == "srun":
             return int(os.environ.get("MASTER_PORT") or DEFAULT_MASTER_PORT)
-        return _free_port()
+        return None  # torchrun and mpirun bind a port themselves (commandline.py says why)
 
     def _hosts(self) -> list[str]:
         spec = self.cfg.spec
@@ -460,13 +483,29 @@ class Campaign:
             reason = mf.INTERRUPTED
         # Stragglers of the run (a rank whose launcher died) must not outlive it.
         _signal_group(proc.pid, signal.SIGKILL)
+        if cfg.spec.launcher == "srun" and (reason is not None or rc != 0):
+            cancel_steps()  # tasks on other nodes are slurmd's children, not ours
         tail.poll()
         return rc, reason, tail, time.monotonic() - t0
 
 
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
+def _signal_group(leader: int, sig: int) -> None:
+    """Every process of the run: its session (Open MPI puts each rank in a process group of
+    its own, so killpg of the launcher would miss them) and the launcher's descendants."""
+    proctree.signal_job(leader, sig)
+
+
+def cancel_steps(job_id: str | None = None) -> None:
+    """scancel the steps a run left in this allocation (not the batch script's own step)."""
+    job_id = job_id or os.environ.get("SLURM_JOB_ID")
+    if not job_id:
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        steps = subprocess.run(["squeue", "-h", "-s", "-j", job_id, "-o", "%i"],
+                               capture_output=True, text=True, timeout=30).stdout.split()  # fmt: skip
+        ours = [s for s in steps if not s.endswith((".batch", ".extern"))]
+        if ours:
+            subprocess.run(["scancel", "--signal=KILL", *ours], capture_output=True, timeout=30)
 
 
 def _tail_text(path: Path, n: int = 15) -> str:

@@ -31,15 +31,15 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from mlperf_submit.errors import InputError, UsageError
 from mlperf_submit.launch.campaign import manifest as mf
-from mlperf_submit.launch.campaign.commandline import CONTAINER_NAME
+from mlperf_submit.launch.campaign.commandline import CONTAINER_NAME, resource_flags
 from mlperf_submit.launch.campaign.logtail import LogTail
 from mlperf_submit.launch.campaign.progress_line import Progress
 from mlperf_submit.launch.campaign.runner import CampaignConfig, _tail_text, exit_code_of, prepare
-from mlperf_submit.launch.distributed.env import DEFAULT_MASTER_PORT
 
 SCRIPT = "run.sub"
 POLL_S = 1.0
@@ -70,6 +70,10 @@ def inner_campaign_argv(cfg: CampaignConfig) -> tuple[list[str], list[str]]:
         opts += ["--preset", cfg.preset]
     if cfg.data_dir:
         opts += ["--synthetic" if cfg.data == "synthetic" else "--data", cfg.data_dir]
+    opts += ["--gpus-per-node", str(spec.gpus_per_node)]
+    opts.append("--exclusive" if spec.exclusive else "--no-exclusive")
+    if spec.rendezvous_timeout_s:
+        opts += ["--rendezvous-timeout", f"{spec.rendezvous_timeout_s:g}"]
     if spec.container:
         opts += ["--container", spec.container]
     if cfg.timeout_s:
@@ -91,6 +95,7 @@ def render_script(cfg: CampaignConfig, *, time_limit: str | None = None) -> str:
         f"#SBATCH --job-name=mlperf-{cfg.benchmark}",
         f"#SBATCH --nodes={spec.nodes}",
         f"#SBATCH --ntasks-per-node={spec.nproc_per_node}",
+        *(f"#SBATCH {flag}" for flag in resource_flags(spec)),
         f"#SBATCH --output={cfg.out / 'slurm-%j.out'}",
     ]
     if time_limit:
@@ -111,9 +116,19 @@ def render_script(cfg: CampaignConfig, *, time_limit: str | None = None) -> str:
         "# Optional, with the campaign's values as defaults.",
         f': "${{OUT:={dq(str(cfg.out))}}}"',
         f': "${{NEXP:={cfg.runs}}}"',
-        f': "${{MASTER_PORT:={DEFAULT_MASTER_PORT}}}"  # fixed: every run of the job uses it',
+        # one port per job, drawn below the kernel's ephemeral range (32768-) so that no
+        # connection made meanwhile on the node can be given it; every run of the job uses it
+        ': "${MASTER_PORT:=$(( 20000 + RANDOM % 10000 ))}"',
         f': "${{CONTAINER_IMAGE:={dq(spec.container or "")}}}"',
         f': "${{CACHE_CLEAR:={dq(cache)}}}"  # auto | off | a command that clears every node',
+        f': "${{CPUS_PER_TASK:={spec.cpus_per_task or ""}}}"  # empty: the node\'s CPUs / tasks',
+        "",
+        "# Each task gets its share of the CPUs Slurm gave this node (DALI and the data loader",
+        "# threads need cores); srun no longer inherits --cpus-per-task from sbatch (22.05).",
+        'if [ -z "$CPUS_PER_TASK" ]; then',
+        f"  CPUS_PER_TASK=$(( ${{SLURM_CPUS_ON_NODE:-1}} / {spec.nproc_per_node} ))",
+        "  if (( CPUS_PER_TASK < 1 )); then CPUS_PER_TASK=1; fi",
+        "fi",
         "",
         "# Rank 0 runs on the first node; use its address as Slurm knows it (NodeAddr), which",
         "# resolves even where node names do not.",
@@ -134,13 +149,23 @@ def render_script(cfg: CampaignConfig, *, time_limit: str | None = None) -> str:
         *(f"  {' '.join(q(a) for a in pair)}" for pair in _option_lines(opts[5:])),
         '  --out "$OUT" --runs "$NEXP"',
         '  --cache-clear "$CACHE_CLEAR"',
+        '  --cpus-per-task "$CPUS_PER_TASK"',
         ")",
         "TRAIN_ARGS=(" + " ".join(q(a) for a in train) + ")",
         "",
         "# The per-run loop. Each step: a fresh seed from OS entropy; caches dropped on every",
         "# node (srun --ntasks-per-node=1; cache_clear is logged True only if that worked);",
-        f"# srun --ntasks-per-node={spec.nproc_per_node} train; the status recorded in",
-        "# $OUT/campaign.json. Finished runs are skipped, so a resubmission resumes.",
+        "# srun "
+        + " ".join(
+            [
+                f"--ntasks-per-node={spec.nproc_per_node}",
+                *resource_flags(replace(spec, cpus_per_task=None)),
+                "--cpus-per-task=$CPUS_PER_TASK",
+            ]
+        )
+        + " train;",
+        "# the status recorded in $OUT/campaign.json. Finished runs are skipped, so a",
+        "# resubmission resumes.",
         "for (( i = 0; i < NEXP; i++ )); do",
         '  "${CAMPAIGN[@]}" --run-index "$i" -- "${TRAIN_ARGS[@]}"',
         "done",
@@ -184,13 +209,39 @@ def write_script(cfg: CampaignConfig, text: str) -> Path:
     return path
 
 
+LOCAL_CLUSTER_HINT = (
+    "To try it on this machine: `make slurm-up` (a two-node Slurm cluster here, as root), then "
+    "`export SLURM_CONF=/tmp/mlperf-submit-slurm/slurm.conf` and run this again; "
+    "`make slurm-down` stops it"
+)
+
+
 def _slurm(cmd: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
-        raise UsageError(f"{cmd[0]} not found: is this a Slurm login node?") from None
+        raise UsageError(
+            f"{cmd[0]} not found: Slurm's client commands are not installed here. On a cluster, "
+            f"run this on a login node. {LOCAL_CLUSTER_HINT}"
+        ) from None
     except subprocess.TimeoutExpired:
         raise UsageError(f"{shlex.join(cmd)} did not answer in {timeout:.0f} s") from None
+
+
+def check_controller() -> None:
+    """UsageError saying what to do when no Slurm controller answers (before anything is
+    written: a campaign that cannot be submitted leaves no files)."""
+    proc = _slurm(["sinfo", "-h", "-o", "%P"], timeout=60)
+    if proc.returncode == 0:
+        return
+    lines = (proc.stderr or proc.stdout).strip().splitlines()
+    why = lines[-1] if lines else f"exit {proc.returncode}"
+    conf = os.environ.get("SLURM_CONF")
+    where = f"SLURM_CONF={conf}" if conf else "SLURM_CONF is not set"
+    raise UsageError(
+        f"no Slurm controller answers (sinfo: {why}; {where}). On a cluster, run this on a "
+        f"login node, where sinfo works. {LOCAL_CLUSTER_HINT}"
+    )
 
 
 def submit(script: Path, sbatch_args: list[str]) -> str:
@@ -219,6 +270,7 @@ ACTIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUE
 def run_slurm_campaign(
     cfg: CampaignConfig, *, wait: bool = True, progress: Progress | None = None
 ) -> int:
+    check_controller()
     m = prepare(cfg)
     if all(r.status in mf.FINISHED for r in m.runs) and not cfg.retry_failed:
         print(f"{cfg.out}: every run already has a result; nothing to submit", file=sys.stderr)

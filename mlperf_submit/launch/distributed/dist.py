@@ -17,8 +17,13 @@ Backends (``init_distributed(backend=...)``):
 * ``"horovod"``: ``horovod.torch`` (optional; ``scripts/install_horovod.sh`` builds it).
 
 Under an MPI launcher (mpirun / mpiexec) the mpi4py communicator is opened as well when mpi4py
-is installed: it tells a multi-host job where rank 0 is when ``MASTER_ADDR`` is not set. The
-rank's GPU is made the current device first (a CUDA-aware MPI opens its context there).
+is installed: it tells a multi-host job where rank 0 is when ``MASTER_ADDR`` is not set, and
+the port rank 0 listens on when ``MASTER_PORT`` is not set. The process group starts with a
+bounded rendezvous (:mod:`.rendezvous`: ``MLPERF_SUBMIT_RENDEZVOUS_TIMEOUT``, 300 s by
+default), separate from the long collective timeout. A rank that fails under an MPI launcher
+ends the whole job (:func:`abort_job`) instead of waiting in ``MPI_Finalize`` for ranks that
+may be waiting for it. The rank's GPU is made the current device before MPI starts (a CUDA-aware
+MPI opens its context there).
 Collectives use, in order: torch.distributed if initialised, Horovod, mpi4py, else nothing.
 torch and mpi4py are imported only when a process group is really created.
 """
@@ -31,6 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from mlperf_submit.errors import UsageError
+from mlperf_submit.launch.distributed import rendezvous
 from mlperf_submit.launch.distributed.env import DistEnv, resolve_env
 
 BACKENDS = ("auto", "gloo", "nccl", "mpi", "horovod")
@@ -53,13 +59,21 @@ class _State:
 
 
 _state = _State()
+_mpi_world = None  # MPI.COMM_WORLD once opened; outlives shutdown() (MPI is not finalised)
 
 
-def init_distributed(backend: str = "auto", *, timeout_s: float = 1800.0) -> DistEnv:
+def init_distributed(
+    backend: str = "auto",
+    *,
+    timeout_s: float = 1800.0,
+    rendezvous_timeout_s: float | None = None,
+) -> DistEnv:
     """Join the job's process group (a no-op for one process) and return who we are.
 
     Idempotent: a second call returns the first call's environment. ``timeout_s`` bounds every
-    collective, so a rank that died makes the others fail instead of hanging forever.
+    collective, so a rank that died makes the others fail instead of hanging forever;
+    ``rendezvous_timeout_s`` (default: ``$MLPERF_SUBMIT_RENDEZVOUS_TIMEOUT`` or 300 s) bounds
+    the wait for the other ranks at the start (``rendezvous.RendezvousError``).
     """
     if backend not in BACKENDS:
         raise UsageError(f"unknown distributed backend {backend!r}: use one of {BACKENDS}")
@@ -72,7 +86,9 @@ def init_distributed(backend: str = "auto", *, timeout_s: float = 1800.0) -> Dis
         _bind_device(env)  # before mpi4py initialises MPI
         env = _init_mpi(env, required=backend == "mpi")
     if env.world_size > 1 and backend != "mpi":
-        _init_torch(env, backend, timeout_s)
+        if rendezvous_timeout_s is None:
+            rendezvous_timeout_s = rendezvous.rendezvous_timeout()
+        env = _init_torch(env, backend, timeout_s, rendezvous_timeout_s)
     _state.env, _state.initialised = env, True
     return env
 
@@ -96,6 +112,7 @@ def _bind_device(env: DistEnv) -> None:
 
 
 def _init_mpi(env: DistEnv, *, required: bool) -> DistEnv:
+    global _mpi_world
     try:
         from mpi4py import MPI
     except ImportError:
@@ -117,6 +134,7 @@ def _init_mpi(env: DistEnv, *, required: bool) -> DistEnv:
             "MPI than the mpirun that started this job?"
         )
     _state.mpi_comm = comm
+    _mpi_world = comm
     if not env.master_addr:
         env = replace(env, master_addr=comm.bcast(socket.gethostname(), root=0))
     if required:
@@ -124,7 +142,7 @@ def _init_mpi(env: DistEnv, *, required: bool) -> DistEnv:
     return env
 
 
-def _init_torch(env: DistEnv, backend: str, timeout_s: float) -> None:
+def _init_torch(env: DistEnv, backend: str, timeout_s: float, rendezvous_s: float) -> DistEnv:
     import torch
     import torch.distributed as tdist
 
@@ -135,15 +153,18 @@ def _init_torch(env: DistEnv, backend: str, timeout_s: float) -> None:
             raise UsageError("backend 'nccl' needs CUDA GPUs; none is visible (use 'gloo')")
         torch.cuda.set_device(env.local_rank % torch.cuda.device_count())
     if not tdist.is_initialized():
-        host = f"[{env.master_addr}]" if ":" in env.master_addr else env.master_addr
+        store, port = rendezvous.join(env, timeout_s=rendezvous_s, mpi_comm=_state.mpi_comm)
+        store.set_timeout(timedelta(seconds=timeout_s))  # from here on, the collective bound
+        env = replace(env, master_port=port)
         tdist.init_process_group(
             backend,
-            init_method=f"tcp://{host}:{env.master_port}",
+            store=store,
             rank=env.rank,
             world_size=env.world_size,
             timeout=timedelta(seconds=timeout_s),
         )
     _state.backend = backend
+    return env
 
 
 def _init_horovod(env: DistEnv) -> DistEnv:
@@ -249,6 +270,26 @@ def all_reduce_max(x: float) -> float:
 
         return float(_state.mpi_comm.allreduce(float(x), op=MPI.MAX))
     return float(x)
+
+
+def in_mpi_job() -> bool:
+    """An MPI communicator of several ranks is open in this process."""
+    return _mpi_world is not None and _mpi_world.Get_size() > 1
+
+
+def abort_job(exit_code: int) -> None:
+    """End every rank of an MPI job now (``MPI_Abort``) because this one failed.
+
+    The CLI calls it when a command ends in an error. Without it a failed rank would wait in
+    ``MPI_Finalize`` (mpi4py calls it at exit) for ranks that may be waiting for it, e.g. in the
+    rendezvous, and ``mpirun`` would never return. Does nothing outside an MPI job of several
+    ranks."""
+    if not in_mpi_job():
+        return
+    comm = _mpi_world
+    sys.stdout.flush()
+    sys.stderr.flush()
+    comm.Abort(exit_code or 1)
 
 
 def shutdown() -> None:

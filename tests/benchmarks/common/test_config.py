@@ -77,3 +77,14 @@ def test_keys_and_flat_dict():
 def test_bad_overrides_say_how_to_fix(override, message):
     with pytest.raises(UsageError, match=message):
         apply_overrides(Outer(), [override])
+
+
+def test_list_keys_needs_no_log_but_a_run_does(capsys):
+    """`train BM --list-keys` prints the config keys; only a run needs --log."""
+    from mlperf_submit.cli import main
+
+    assert main(["train", "llama31_8b", "--list-keys"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "model.dim=64" in out and all("=" in line for line in out)
+    assert main(["train", "llama31_8b", "--synthetic", "/nonexistent"]) == 2
+    assert "--log FILE is required" in capsys.readouterr().err
