@@ -138,6 +138,24 @@ def add_grad_clipping(optimizer: torch.optim.Optimizer, max_norm: float) -> None
     optimizer.register_step_pre_hook(clip)
 
 
+def clipped_adamw(
+    params: Iterable, o, *, device: torch.device, fused: bool
+) -> torch.optim.Optimizer:
+    """AdamW from an optimizer config ``o`` (base_lr, beta1, beta2, eps, weight_decay,
+    grad_clip), with gradient clipping at ``o.grad_clip``: what every AdamW benchmark builds."""
+    opt = adamw(
+        params,
+        lr=o.base_lr,
+        betas=(o.beta1, o.beta2),
+        eps=o.eps,
+        weight_decay=o.weight_decay,
+        fused=fused,
+        device=device,
+    )
+    add_grad_clipping(opt, o.grad_clip)
+    return opt
+
+
 class WarmupCosineLR(LambdaLR):
     """Linear warm-up, then cosine to ``end_lr`` at ``max_steps``; attributes are what it uses."""
 

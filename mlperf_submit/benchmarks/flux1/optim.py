@@ -36,14 +36,4 @@ class WarmupConstantLR(LambdaLR):
 def build_adamw(model: nn.Module, o, device: torch.device, fused: bool) -> torch.optim.Optimizer:
     """AdamW over the trained parameters (frozen ones, if any, are left out), clipping added."""
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = common_optim.adamw(
-        params,
-        lr=o.base_lr,
-        betas=(o.beta1, o.beta2),
-        eps=o.eps,
-        weight_decay=o.weight_decay,
-        fused=fused,
-        device=device,
-    )
-    common_optim.add_grad_clipping(opt, o.grad_clip)
-    return opt
+    return common_optim.clipped_adamw(params, o, device=device, fused=fused)

@@ -60,14 +60,6 @@ def build_adamw(model: nn.Module, o, device: torch.device, fused: bool) -> torch
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise UsageError("the model has no trainable parameter: no adapter was injected")
-    opt = common_optim.adamw(
-        [{"params": params, "weight_decay": o.weight_decay}],
-        lr=o.base_lr,
-        betas=(o.beta1, o.beta2),
-        eps=o.eps,
-        weight_decay=o.weight_decay,
-        fused=fused,
-        device=device,
+    return common_optim.clipped_adamw(
+        [{"params": params, "weight_decay": o.weight_decay}], o, device=device, fused=fused
     )
-    common_optim.add_grad_clipping(opt, o.grad_clip)
-    return opt

@@ -29,14 +29,6 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 
 def build_adamw(model: nn.Module, o, device: torch.device, fused: bool) -> torch.optim.Optimizer:
-    opt = common_optim.adamw(
-        param_groups(model, o.weight_decay),
-        lr=o.base_lr,
-        betas=(o.beta1, o.beta2),
-        eps=o.eps,
-        weight_decay=o.weight_decay,
-        fused=fused,
-        device=device,
+    return common_optim.clipped_adamw(
+        param_groups(model, o.weight_decay), o, device=device, fused=fused
     )
-    common_optim.add_grad_clipping(opt, o.grad_clip)
-    return opt
