@@ -14,7 +14,12 @@ Nothing here imports torch.
     hparams.py         hyperparameters read back from the optimizer and objects in effect
 """
 
-from mlperf_submit.logging.hparams import attr_values, optimizer_name, optimizer_values
+from mlperf_submit.logging.hparams import (
+    adamw_values,
+    attr_values,
+    optimizer_name,
+    optimizer_values,
+)
 from mlperf_submit.logging.logger import MLPerfLogger
 from mlperf_submit.logging.online import ComplianceError, Violation
 from mlperf_submit.logging.singleton import configure, get_logger, is_configured, mllogger
@@ -23,6 +28,7 @@ __all__ = [
     "ComplianceError",
     "MLPerfLogger",
     "Violation",
+    "adamw_values",
     "attr_values",
     "configure",
     "get_logger",

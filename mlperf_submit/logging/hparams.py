@@ -43,7 +43,30 @@ _OPT_NAMES = {
 def optimizer_name(optimizer) -> str:
     """The MLPerf ``opt_name`` of an optimizer object (its class, lower-cased and mapped)."""
     cls = type(optimizer).__name__.lower()
-    return _OPT_NAMES.get(cls, cls)
+    name = _OPT_NAMES.get(cls, cls)
+    if name == "adam" and getattr(optimizer, "adam_w_mode", False):
+        return "adamw"  # apex FusedAdam(adam_w_mode=True) is AdamW
+    return name
+
+
+# The AdamW keys every AdamW benchmark logs, and where the optimizer keeps each one
+# (max_grad_norm is the field benchmarks.common.optim.add_grad_clipping puts in each group).
+ADAMW_FIELDS: Mapping[str, object] = {
+    "opt_base_learning_rate": "base_lr",
+    "opt_adamw_beta_1": ("betas", 0),
+    "opt_adamw_beta_2": ("betas", 1),
+    "opt_adamw_epsilon": "eps",
+    "opt_adamw_weight_decay": "weight_decay",
+    "opt_gradient_clip_norm": "max_grad_norm",
+}
+
+
+def adamw_values(optimizer, group: int | None = None) -> dict:
+    """``opt_name`` and the AdamW keys of ``ADAMW_FIELDS``, read back from ``optimizer``."""
+    return {
+        "opt_name": optimizer_name(optimizer),
+        **optimizer_values(optimizer, ADAMW_FIELDS, group),
+    }
 
 
 def _group_value(group: Mapping, field, index: int):

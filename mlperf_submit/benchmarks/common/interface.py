@@ -206,6 +206,17 @@ class Benchmark(ABC):
         self.target = self.run_target(cfg, ctx.ruleset or None) if ctx is not None else None
         """The quality target of this run (``run_target``)."""
 
+    def per_rank_batch(self, global_batch: int) -> int:
+        """``global_batch`` split evenly over this run's ranks; a global batch that does not
+        split is a usage error, raised at construction so nothing has started yet."""
+        world = self.ctx.world_size if self.ctx is not None else 1
+        if global_batch % world:
+            raise UsageError(
+                f"data.global_batch_size={global_batch} does not split over {world} ranks: use "
+                f"a multiple of {world}"
+            )
+        return global_batch // world
+
     # -- before init -----------------------------------------------------------------------
     def synthetic_data(self, root: Path) -> SyntheticData:
         """This run's synthetic dataset under a ``--synthetic`` root: the generator's spec and

@@ -38,7 +38,7 @@ from mlperf_submit.benchmarks.dlrmv4.model import HSTU, hstu_loss
 from mlperf_submit.benchmarks.families.recsys.benchmark import RecsysBenchmark
 from mlperf_submit.benchmarks.families.recsys.optim import RecOptimizer, table_settings
 from mlperf_submit.benchmarks.families.recsys.tables import TableRule, import_torchrec
-from mlperf_submit.errors import InputError, UsageError
+from mlperf_submit.errors import InputError
 from mlperf_submit.logging import attr_values, optimizer_values
 
 SPARSE_NAMES = {"rowwise_adagrad": "RowWiseAdagrad", "adagrad": "Adagrad"}
@@ -90,12 +90,7 @@ class DLRMv4Benchmark(RecsysBenchmark):
 
     def __init__(self, cfg: DLRMv4Config, ctx: RunContext) -> None:
         super().__init__(cfg, ctx)
-        world = ctx.world_size if ctx else 1
-        if cfg.data.global_batch_size % world:
-            raise UsageError(
-                f"data.global_batch_size={cfg.data.global_batch_size} does not split over "
-                f"{world} ranks: use a multiple of {world}"
-            )
+        self.per_rank_batch(cfg.data.global_batch_size)  # refuses a batch that does not split
         self._train_samples = cfg.data.train_samples
 
     @classmethod

@@ -36,7 +36,7 @@ from mlperf_submit.benchmarks.flux1.model import MMDiT
 from mlperf_submit.benchmarks.flux1.optim import SCHEDULE, WarmupConstantLR, build_adamw
 from mlperf_submit.errors import InputError, UsageError
 from mlperf_submit.launch.distributed.seeding import derive_seed
-from mlperf_submit.logging import attr_values, optimizer_name, optimizer_values
+from mlperf_submit.logging import adamw_values, attr_values
 
 
 class Flux1Benchmark(Benchmark):
@@ -53,14 +53,7 @@ class Flux1Benchmark(Benchmark):
 
     def __init__(self, cfg: Flux1Config, ctx: RunContext) -> None:
         super().__init__(cfg, ctx)
-        world = ctx.world_size if ctx is not None else 1
-        gbs = cfg.data.global_batch_size
-        if gbs % world:
-            raise UsageError(
-                f"data.global_batch_size={gbs} does not split over {world} ranks: use a "
-                f"multiple of {world}"
-            )
-        self.local_batch = gbs // world
+        self.local_batch = self.per_rank_batch(cfg.data.global_batch_size)
         self.encoders = None  # FrozenEncoders on the raw path (built with the model)
         self.tokenize = None  # CaptionTokenizer on the raw path
         self.schedule: schedule.EvalSchedule | None = None
@@ -161,23 +154,9 @@ class Flux1Benchmark(Benchmark):
         return opt, sched
 
     def hyperparameters(self, optimizer, scheduler) -> dict[str, Any]:
-        name = optimizer_name(optimizer)
-        if name == "adam" and getattr(optimizer, "adam_w_mode", False):
-            name = "adamw"  # apex FusedAdam(adam_w_mode=True) is AdamW
-        opt = optimizer_values(
-            optimizer,
-            {
-                "opt_base_learning_rate": "base_lr",
-                "opt_adamw_beta_1": ("betas", 0),
-                "opt_adamw_beta_2": ("betas", 1),
-                "opt_adamw_epsilon": "eps",
-                "opt_adamw_weight_decay": "weight_decay",
-                "opt_gradient_clip_norm": "max_grad_norm",
-            },
-        )
+        opt = adamw_values(optimizer)
         sched = attr_values(scheduler, {"opt_learning_rate_warmup_steps": "warmup_steps"})
         return {
-            "opt_name": name,
             **opt,
             **sched,
             "opt_learning_rate_decay_schedule": SCHEDULE,

@@ -48,7 +48,7 @@ from mlperf_submit.benchmarks.llama2_70b_lora.synthetic import (
 from mlperf_submit.benchmarks.llama2_70b_lora.synthetic_base import BaseModelSpec, base_checkpoint
 from mlperf_submit.errors import InputError, UsageError
 from mlperf_submit.launch.distributed.seeding import derive_seed
-from mlperf_submit.logging import attr_values, optimizer_name, optimizer_values
+from mlperf_submit.logging import adamw_values, attr_values
 
 EPOCH_NUM_RULE = "'epoch_num' in v['metadata']"
 
@@ -90,13 +90,7 @@ class Llama2LoRABenchmark(Benchmark):
 
     def __init__(self, cfg: LoRARunConfig, ctx: RunContext) -> None:
         super().__init__(cfg, ctx)
-        gbs, world = cfg.data.global_batch_size, ctx.world_size if ctx else 1
-        if gbs % world:
-            raise UsageError(
-                f"data.global_batch_size={gbs} does not split over {world} ranks: use a "
-                f"multiple of {world}"
-            )
-        self.local_batch = gbs // world
+        self.local_batch = self.per_rank_batch(cfg.data.global_batch_size)
         on_cpu = ctx is not None and not ctx.log_only and ctx.device.type != "cuda"
         if on_cpu and self.base_dtype() == torch.bfloat16:
             raise UsageError(
@@ -188,23 +182,9 @@ class Llama2LoRABenchmark(Benchmark):
         return opt, sched
 
     def hyperparameters(self, optimizer, scheduler) -> dict[str, Any]:
-        name = optimizer_name(optimizer)
-        if name == "adam" and getattr(optimizer, "adam_w_mode", False):
-            name = "adamw"  # apex FusedAdam(adam_w_mode=True) is AdamW
         lora = lora_model.lora_values(self._adapters)
         return {
-            "opt_name": name,
-            **optimizer_values(
-                optimizer,
-                {
-                    "opt_base_learning_rate": "base_lr",
-                    "opt_adamw_beta_1": ("betas", 0),
-                    "opt_adamw_beta_2": ("betas", 1),
-                    "opt_adamw_epsilon": "eps",
-                    "opt_adamw_weight_decay": "weight_decay",
-                    "opt_gradient_clip_norm": "max_grad_norm",
-                },
-            ),
+            **adamw_values(optimizer),
             **attr_values(
                 scheduler,
                 {

@@ -39,10 +39,9 @@ from mlperf_submit.benchmarks.families.lm_pretraining.config import (
 from mlperf_submit.benchmarks.families.lm_pretraining.optim import build_adamw
 from mlperf_submit.benchmarks.families.megatron_c4 import files, synthetic
 from mlperf_submit.benchmarks.families.megatron_c4.windows import C4Splits
-from mlperf_submit.errors import UsageError
 from mlperf_submit.launch.distributed.parallel import unwrap
 from mlperf_submit.launch.distributed.seeding import derive_seed
-from mlperf_submit.logging import attr_values, optimizer_name, optimizer_values
+from mlperf_submit.logging import adamw_values, attr_values
 
 DECAY_SCHEDULE = "cosine with linear warmup"
 
@@ -60,13 +59,7 @@ class LMPretrainingBenchmark(Benchmark):
 
     def __init__(self, cfg: PretrainConfig, ctx: RunContext) -> None:
         super().__init__(cfg, ctx)
-        gbs, world = cfg.data.global_batch_size, ctx.world_size if ctx else 1
-        if gbs % world:
-            raise UsageError(
-                f"data.global_batch_size={gbs} does not split over {world} ranks: use a "
-                f"multiple of {world}"
-            )
-        self.local_batch = gbs // world
+        self.local_batch = self.per_rank_batch(cfg.data.global_batch_size)
         self._loss_fn = next_token_loss  # compiled by compile_loss under loop.compile
 
     @classmethod
@@ -118,21 +111,8 @@ class LMPretrainingBenchmark(Benchmark):
         return opt, sched
 
     def hyperparameters(self, optimizer, scheduler) -> dict[str, Any]:
-        name = optimizer_name(optimizer)
-        if name == "adam" and getattr(optimizer, "adam_w_mode", False):
-            name = "adamw"  # apex FusedAdam(adam_w_mode=True) is AdamW
-        opt = optimizer_values(
-            optimizer,
-            {
-                "opt_base_learning_rate": "base_lr",
-                "opt_adamw_beta_1": ("betas", 0),
-                "opt_adamw_beta_2": ("betas", 1),
-                "opt_adamw_epsilon": "eps",
-                "opt_adamw_weight_decay": "weight_decay",
-                "opt_gradient_clip_norm": "max_grad_norm",
-            },
-            group=0,  # group 0 holds the matrices: its weight decay is the hyperparameter
-        )
+        # group 0 holds the matrices: its weight decay is the hyperparameter
+        opt = adamw_values(optimizer, group=0)
         sched = attr_values(
             scheduler,
             {
@@ -143,7 +123,6 @@ class LMPretrainingBenchmark(Benchmark):
             },
         )
         return {
-            "opt_name": name,
             **opt,
             **sched,
             "opt_learning_rate_decay_schedule": DECAY_SCHEDULE,
