@@ -12,49 +12,30 @@ After an intended change, regenerate (and commit) the file:
 
 from __future__ import annotations
 
-import json
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
-import torch
 
-ASSET = Path(__file__).resolve().parent / "assets" / "tiny_loss_curve.json"
-SEED = 1234
-OVERRIDES = ["target=0.01", "data.max_samples=1024", "loop.threads=1"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also when run as a script
+from loss_curve import LossCurve  # noqa: E402
 
-
-def run_curve(data_root: Path, log_dir: Path) -> dict:
-    from mlperf_submit.benchmarks.common.config import apply_overrides
-    from mlperf_submit.benchmarks.common.interface import RunContext
-    from mlperf_submit.benchmarks.common.trainer import Trainer
-    from mlperf_submit.benchmarks.flux1.benchmark import Flux1Benchmark
-    from mlperf_submit.benchmarks.flux1.config import tiny
-    from mlperf_submit.logging import MLPerfLogger
-
-    cfg = apply_overrides(tiny(), OVERRIDES)
-    ctx = RunContext(seed=SEED, data_dir=data_root, synthetic=True, division="open",
-                     ruleset="6.1.0")  # fmt: skip
-    logger = MLPerfLogger("flux1", "6.1.0", "open", str(log_dir / "curve.log"), check="off",
-                          echo=False)  # fmt: skip
-    threads = torch.get_num_threads()
-    try:
-        result = Trainer(Flux1Benchmark(cfg, ctx), logger).train()
-    finally:
-        torch.set_num_threads(threads)
-        logger.close()
-    return {
-        "seed": SEED,
-        "overrides": OVERRIDES,
-        "losses": result.losses,
-        "evals": [list(e) for e in result.evals],
-    }
+CURVE = LossCurve(
+    "flux1",
+    Path(__file__).resolve().parent / "assets" / "tiny_loss_curve.json",
+    seed=1234,
+    overrides=(
+        "target=0.01",
+        "data.max_samples=1024",
+        "loop.threads=1",
+    ),
+    check="strict",
+)
 
 
 def test_tiny_loss_curve_matches_the_recorded_one(tmp_path, flux_tiny_data):
-    want = json.loads(ASSET.read_text())
-    got = run_curve(flux_tiny_data.parent, tmp_path)
+    want = CURVE.recorded()
+    got = CURVE.run(flux_tiny_data.parent, tmp_path)
     assert got["overrides"] == want["overrides"] and got["seed"] == want["seed"]
     assert len(got["losses"]) == len(want["losses"]) == 32
     assert got["losses"] == pytest.approx(want["losses"], rel=2e-3, abs=1e-4)
@@ -65,20 +46,6 @@ def test_tiny_loss_curve_matches_the_recorded_one(tmp_path, flux_tiny_data):
     assert got["evals"][-1][1] < 0.8
 
 
-def _regenerate() -> None:
-    from mlperf_submit.benchmarks.common.interface import RunContext
-    from mlperf_submit.benchmarks.flux1.benchmark import Flux1Benchmark
-    from mlperf_submit.benchmarks.flux1.config import tiny
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "data"
-        Flux1Benchmark(tiny(), RunContext(seed=0)).prepare_synthetic(root)
-        curve = run_curve(root, Path(tmp))
-    ASSET.parent.mkdir(exist_ok=True)
-    ASSET.write_text(json.dumps(curve, indent=1) + "\n")
-    print(f"wrote {ASSET}: final eval {curve['evals'][-1][1]:.4f}")
-
-
 if __name__ == "__main__":
-    _regenerate()
-    sys.exit(0)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+    CURVE.regenerate()
