@@ -20,21 +20,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from multi_rank import free_port
 
 WORKER = Path(__file__).with_name("parallel_worker.py")
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _no_launcher(environ) -> dict[str, str]:
@@ -45,7 +39,7 @@ def _no_launcher(environ) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory) -> list[dict]:
     out = tmp_path_factory.mktemp("parallel")
-    port = str(_free_port())
+    port = str(free_port())
     procs = []
     for rank in (0, 1):
         (out / f"r{rank}").mkdir()

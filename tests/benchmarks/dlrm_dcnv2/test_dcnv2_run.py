@@ -7,18 +7,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 
+from multi_rank import free_port
+
 from mlperf_submit.compliance import official
 from mlperf_submit.compliance.filecheck import check_file
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_rank_run_with_the_planners_plan_is_compliant(tmp_path, tiny_runs):
@@ -26,7 +21,7 @@ def test_two_rank_run_with_the_planners_plan_is_compliant(tmp_path, tiny_runs):
     log = tmp_path / "dmp.log"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-        "--master-port", str(_free_port()), "-m", "mlperf_submit", "--",
+        "--master-port", str(free_port()), "-m", "mlperf_submit", "--",
         "train", "dlrm_dcnv2", "--preset", "tiny", "--seed", "2", "--log", str(log),
         "--synthetic", str(data),
     ]  # fmt: skip

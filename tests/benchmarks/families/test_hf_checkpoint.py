@@ -5,14 +5,11 @@ and the file."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from multi_rank import launch_python
 from safetensors.torch import load_file, save_file
 
 from mlperf_submit.benchmarks.families.decoder.config import DecoderConfig, GQAConfig, SwiGLUConfig
@@ -89,38 +86,6 @@ def test_bf16_checkpoint_loads_into_fp32_parameters(tmp_path, reference_model):
     assert got.dtype == torch.float32 and torch.equal(got, want.float())
 
 
-def _launch_two_ranks(*args) -> list[tuple[int, str]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    procs = []
-    for rank in range(2):
-        env = dict(os.environ, RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank),
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1",
-                   PYTHONPATH=str(REPO))  # fmt: skip
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, str(WORKER), *map(str, args)],
-                env=env,
-                cwd=REPO,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )  # fmt: skip
-        )
-    results = []
-    try:
-        for p in procs:
-            out, _ = p.communicate(timeout=300)
-            results.append((p.returncode, out))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    return results
-
-
 def test_fsdp2_ranks_load_only_their_rows(tmp_path, reference_model):
     """Two gloo processes shard the meta-built decoder with FSDP2 and read the checkpoint into
     their own rows; gathered, the parameters are those of a one-process load (the worker checks
@@ -131,7 +96,7 @@ def test_fsdp2_ranks_load_only_their_rows(tmp_path, reference_model):
     for i, (fused_model, fused_ckpt) in enumerate(cases):
         ckpt = write(tmp_path, reference_model, fused_ckpt=fused_ckpt, name=f"ckpt{i}")
         args.append(f"{ckpt}:{int(fused_model)}:{int(fused_ckpt)}")
-    results = _launch_two_ranks(*args)
+    results = launch_python(2, WORKER, *args, timeout=300)
     for rank, (rc, out) in enumerate(results):
         assert rc == 0, out[-3000:]
         lines = [ln.split() for ln in out.splitlines() if ln.startswith("OK ")]

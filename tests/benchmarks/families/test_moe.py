@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from multi_rank import free_port
 
 from mlperf_submit.benchmarks.families.decoder import moe_parallel
 from mlperf_submit.benchmarks.families.decoder.moe import MoE, balancing_loss
@@ -208,16 +208,10 @@ def test_bad_moe_configs_say_what_to_change(kwargs, message):
         MoEConfig(**kwargs)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_expert_parallel_step_equals_the_single_process_step():
     """2 gloo ranks, experts split 2 ways, DDP for the rest: the forward and one clipped AdamW
     step (balancing loss and routing bias included) equal one process on the whole batch."""
-    port = _free_port()
+    port = free_port()
     procs = [
         subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("ep_worker.py")), "softmax", "sigmoid"],

@@ -21,12 +21,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from multi_rank import free_port
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
@@ -37,12 +37,6 @@ CASES = {
     "dlrm_dcnv2": ("table_wise", "column_wise"),
     "dlrmv4": ("table_wise", "row_wise"),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -61,7 +55,7 @@ def test_sharded_tables_equal_the_single_process(name, tmp_path):
     cmd = [
         str(Path(sys.executable).parent / "torchrun"),
         "--nproc-per-node=2",
-        f"--master-port={_free_port()}",
+        f"--master-port={free_port()}",
         str(HERE / "recsys_shard_worker.py"),
         name,
         ",".join(CASES[name]),

@@ -4,23 +4,17 @@ real torchrun (DDP over gloo, per-rank shards), the closed division's refusal of
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from multi_rank import free_port
 from tiny_runs import records
 
 from mlperf_submit.benchmarks.flux1.config import tiny
 from mlperf_submit.compliance.filecheck import check_file
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_tiny_log_says_what_ran(tiny_runs):
@@ -50,7 +44,7 @@ def test_two_ranks_under_torchrun(tmp_path, flux_tiny_data):
     log = tmp_path / "ddp.log"
     # torchrun behind the project's `--` wrapper (its parser would read train's --log)
     cmd = [sys.executable, "-m", "mlperf_submit.launch.campaign.torchrun", "--nnodes=1",
-           "--nproc-per-node=2", "--master-addr=127.0.0.1", f"--master-port={_free_port()}", "--",
+           "--nproc-per-node=2", "--master-addr=127.0.0.1", f"--master-port={free_port()}", "--",
            sys.executable, "-m", "mlperf_submit", "train", "flux1", "--preset", "tiny",
            "--seed", "5", "--log", str(log), "--synthetic", str(flux_tiny_data.parent),
            "--division", "open", "data.workers=1"]  # fmt: skip

@@ -3,44 +3,10 @@ the checkpoint, adapters sharded) fine-tunes exactly as DDP does."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from multi_rank import launch_train
 
 from mlperf_submit.compliance.filecheck import check_file
-
-REPO = Path(__file__).resolve().parents[3]
-
-
-def two_ranks(*argv) -> list[tuple[int, str]]:
-    """``python -m mlperf_submit train ...`` as 2 processes joined through the torchrun
-    variables (gloo on CPU)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    procs = []
-    for rank in range(2):
-        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
-                   LOCAL_WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
-                   OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))  # fmt: skip
-        cmd = [sys.executable, "-m", "mlperf_submit", "train", *map(str, argv)]
-        procs.append(subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True))  # fmt: skip
-    out = []
-    try:
-        for p in procs:
-            text, _ = p.communicate(timeout=600)
-            out.append((p.returncode, text))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    return out
 
 
 @pytest.mark.slow
@@ -48,8 +14,8 @@ def test_fsdp2_fine_tunes_like_ddp(lora_root, tmp_path):
     evals = {}
     for mode in ("ddp", "fsdp2"):
         log = tmp_path / f"{mode}.log"
-        for rc, out in two_ranks(
-            "llama2_70b_lora", "--preset", "tiny", "--seed", 7, "--log", log,
+        for rc, out in launch_train(
+            2, "llama2_70b_lora", "--preset", "tiny", "--seed", 7, "--log", log,
             "--synthetic", lora_root, f"loop.data_parallel={mode}", "loop.warmup_steps=1",
         ):  # fmt: skip
             assert rc == 0, out[-3000:]

@@ -6,11 +6,11 @@ bad usage exits 2 with a message, never a traceback."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 
 import pytest
+from multi_rank import free_port
 
 from mlperf_submit.compliance import official
 from mlperf_submit.compliance.filecheck import check_file
@@ -24,12 +24,6 @@ LOADERS = [
 
 def records(path):
     return [json.loads(ln.split(":::MLLOG ", 1)[1]) for ln in path.read_text().splitlines()]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("loader", LOADERS)
