@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
+from bench.flop_rate import DTYPES, peak_flops, sync  # noqa: E402
 from mlperf_submit.benchmarks.common.config import apply_overrides  # noqa: E402
 from mlperf_submit.benchmarks.common.interface import RunContext  # noqa: E402
 from mlperf_submit.benchmarks.flux1.benchmark import Flux1Benchmark  # noqa: E402
@@ -45,26 +46,6 @@ from mlperf_submit.benchmarks.flux1.model import (  # noqa: E402
     parameter_count,
     training_flops_per_sample,
 )
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def peak_flops(n: int, dtype: torch.dtype, device: torch.device, reps: int = 4) -> float:
-    a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
-        sync(device)
-        t = time.perf_counter()
-        a @ b
-        sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
 
 
 def benchmark(args, device: torch.device, root: Path | None, synthetic: bool = True):

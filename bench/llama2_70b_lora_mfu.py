@@ -23,7 +23,6 @@ Measured results are in the README section of llama2_70b_lora.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
+from bench.flop_rate import DTYPES, fused_attention, peak_flops, sync  # noqa: E402
 from mlperf_submit.benchmarks.llama2_70b_lora import model as lora_model  # noqa: E402
 from mlperf_submit.benchmarks.llama2_70b_lora.benchmark import per_sequence_loss  # noqa: E402
 from mlperf_submit.benchmarks.llama2_70b_lora.config import PRESETS  # noqa: E402
@@ -41,27 +41,6 @@ from mlperf_submit.benchmarks.llama2_70b_lora.flops import (  # noqa: E402
     lora_training_flops_per_token,
 )
 from mlperf_submit.benchmarks.llama2_70b_lora.optim import HFCosineLR, build_adamw  # noqa: E402
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def peak_flops(n: int, dtype: torch.dtype, device: torch.device, reps: int) -> float:
-    a = torch.randn(n, n, device=device).to(dtype)
-    b = torch.randn(n, n, device=device).to(dtype)
-    a @ b  # first call: allocation and kernel selection
-    best = float("inf")
-    for _ in range(reps):
-        sync(device)
-        t = time.perf_counter()
-        a @ b
-        sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
 
 
 class Step:
@@ -85,24 +64,13 @@ class Step:
         self.ids = ids.to(device)
         self.flops = lora_training_flops_per_token(model, self.seq) * self.batch * self.seq
 
-    def attention_kernels(self):
-        """On a GPU without compile, only fused attention kernels (a silent fall-back to the
-        math kernel would make the figure meaningless)."""
-        if self.device.type != "cuda" or self.compiled:
-            return contextlib.nullcontext()
-        from torch.nn.attention import SDPBackend, sdpa_kernel
-
-        fused = [SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION,
-                 SDPBackend.EFFICIENT_ATTENTION]  # fmt: skip
-        return sdpa_kernel(fused)
-
     def __call__(self) -> float:
         sync(self.device)
         t = time.perf_counter()
         autocast = torch.autocast(
             self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32
         )
-        with autocast, self.attention_kernels():
+        with autocast, fused_attention(self.device, self.compiled):
             loss = per_sequence_loss(self.model, self.ids, self.ids)[0].mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()

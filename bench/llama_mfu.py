@@ -33,7 +33,6 @@ an idle machine's 2-thread matmul peak is ~65 GFLOP/s).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
+from bench.flop_rate import DTYPES, fused_attention, peak_flops, sync  # noqa: E402
 from mlperf_submit.benchmarks.common.optim import WarmupCosineLR  # noqa: E402
 from mlperf_submit.benchmarks.common.throughput import (  # noqa: E402
     LLAMA31_8B_PUBLISHED,
@@ -56,27 +56,6 @@ from mlperf_submit.benchmarks.families.decoder.model import Decoder, next_token_
 from mlperf_submit.benchmarks.families.lm_pretraining.optim import build_adamw  # noqa: E402
 from mlperf_submit.benchmarks.llama31_8b.config import CLOSED, PRESETS  # noqa: E402
 from mlperf_submit.launch.distributed.parallel import compile_blocks  # noqa: E402
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def peak_flops(n: int, dtype: torch.dtype, device: torch.device, reps: int) -> float:
-    a = torch.randn(n, n, device=device).to(dtype)
-    b = torch.randn(n, n, device=device).to(dtype)
-    a @ b  # first call: allocation and kernel selection
-    best = float("inf")
-    for _ in range(reps):
-        sync(device)
-        t = time.perf_counter()
-        a @ b
-        sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
 
 
 class Step:
@@ -105,24 +84,13 @@ class Step:
         self.tokens = tokens.to(device)
         self.flops = training_flops_per_token(cfg.model, self.seq) * self.batch * self.seq
 
-    def attention_kernels(self):
-        """On a GPU without compile, only fused attention kernels: a silent fall-back to the
-        math kernel (8192^2 scores per head) would make the figure meaningless."""
-        if self.device.type != "cuda" or self.compiled:
-            return contextlib.nullcontext()
-        from torch.nn.attention import SDPBackend, sdpa_kernel
-
-        fused = [SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION,
-                 SDPBackend.EFFICIENT_ATTENTION]  # fmt: skip
-        return sdpa_kernel(fused)
-
     def __call__(self) -> float:
         sync(self.device)
         t = time.perf_counter()
         autocast = torch.autocast(
             self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32
         )
-        with autocast, self.attention_kernels():
+        with autocast, fused_attention(self.device, self.compiled):
             loss = self.loss_fn(self.model(self.tokens[:, :-1]), self.tokens[:, 1:])
         self.opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -20,7 +20,6 @@ time, and what ``tests/benchmarks/test_llm_family_bench.py`` checks.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from dataclasses import replace
@@ -31,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
+from bench.flop_rate import fused_attention, peak_flops, sync  # noqa: E402
 from mlperf_submit.benchmarks.families.decoder.flops import (  # noqa: E402
     matmul_params,
     training_flops_per_token,
@@ -60,33 +60,6 @@ def slice_config(benchmark: str, layers: int):
         # Keep both kinds of layer in the slice: one dense, the rest MoE (DeepSeek-V3: 3 + 58).
         cfg = replace(cfg, ffn=replace(cfg.ffn, dense_layers=min(1, layers - 1)))
     return cfg, seq, batch
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def peak_flops(n: int, device: torch.device, reps: int = 4) -> float:
-    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
-        sync(device)
-        t = time.perf_counter()
-        a @ b
-        sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
-
-
-def fused_attention():
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
-    # No silent fall-back to the math kernel (seq^2 scores in memory would distort the figure).
-    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION,
-                        SDPBackend.EFFICIENT_ATTENTION])  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +109,7 @@ def measure(benchmark: str, args: argparse.Namespace) -> None:
     torch.set_default_dtype(torch.float32)
     step_model = torch.compile(model) if args.compile else model
     x = torch.randint(0, cfg.vocab_size, (batch, seq + 1), device=device)
-    ctx = fused_attention() if device.type == "cuda" else contextlib.nullcontext()
+    ctx = fused_attention(device)
 
     def step() -> float:
         sync(device)
@@ -151,7 +124,7 @@ def measure(benchmark: str, args: argparse.Namespace) -> None:
 
     for _ in range(args.warmup):
         step()
-    peak = peak_flops(8192 if device.type == "cuda" else 1024, device)
+    peak = peak_flops(8192 if device.type == "cuda" else 1024, torch.bfloat16, device)
     best = min(step() for _ in range(args.steps))
     achieved = flops / best
     mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else 0.0
