@@ -9,6 +9,7 @@
     throughput.py      datasheet GPU peaks, and the per-GPU throughput published results imply
     docs.py            BenchmarkDoc: the submission README's text about a benchmark
     synthetic_data.py  where a benchmark's synthetic dataset lives and how it is reused
+    dali.py            NVIDIA DALI imported on demand, with the error that names the fall-back
 
 ``mlperf-submit train <bm>`` wires a benchmark to the Trainer (``benchmarks/command.py``). Torch
 is imported by the submodules, not here.

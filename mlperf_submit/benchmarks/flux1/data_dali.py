@@ -16,27 +16,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mlperf_submit.benchmarks.common import dali
 from mlperf_submit.errors import InputError
 
-
-def available() -> bool:
-    try:
-        import nvidia.dali  # noqa: F401
-    except ImportError:
-        return False
-    return True
+FALLBACK = "the PIL pipeline"
 
 
 def import_dali():
-    """Import DALI (seconds), so init pays for it rather than the timed run."""
-    try:
-        from nvidia.dali import fn, pipeline_def, types
-    except ImportError:
-        raise InputError(
-            "data.loader=dali needs NVIDIA DALI: pip install -e '.[dali]' "
-            "(or data.loader=torch for the PIL pipeline)"
-        ) from None
-    return fn, pipeline_def, types
+    """DALI's ``(fn, pipeline_def, types)`` (``common.dali``: imported at init, a clear error)."""
+    return dali.import_dali(FALLBACK)
+
+
+available = dali.available
 
 
 class DaliImageStage:

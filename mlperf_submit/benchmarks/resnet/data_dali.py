@@ -28,34 +28,22 @@ from collections.abc import Iterable, Iterator
 
 import torch
 
+from mlperf_submit.benchmarks.common import dali
 from mlperf_submit.benchmarks.common.interface import DataSplits
 from mlperf_submit.benchmarks.resnet.data_common import MEAN, STD, eval_resize
 from mlperf_submit.errors import InputError
 
-
-def available() -> bool:
-    try:
-        import nvidia.dali  # noqa: F401
-    except ImportError:
-        return False
-    return True
+FALLBACK = "the PIL/DataLoader pipeline"
+available = dali.available
 
 
 def import_dali():
-    """Import DALI (slow: seconds), so init pays for it rather than the timed run."""
-    try:
-        from nvidia.dali import fn, pipeline_def, types
-        from nvidia.dali.plugin.pytorch import DALIGenericIterator, LastBatchPolicy
-    except ImportError:
-        raise InputError(
-            "data.loader=dali needs NVIDIA DALI: pip install -e '.[dali]' "
-            "(or data.loader=torch for the PIL/DataLoader pipeline)"
-        ) from None
-    return fn, pipeline_def, types, DALIGenericIterator, LastBatchPolicy
+    """DALI's ``(fn, pipeline_def, types)`` (``common.dali``: imported at init, a clear error)."""
+    return dali.import_dali(FALLBACK)
 
 
 def _pipelines():
-    fn, pipeline_def, types, _, _ = import_dali()
+    fn, pipeline_def, types = import_dali()
 
     @pipeline_def
     def train_pipe(root, shard_id, num_shards, size, min_area, decoder, order_seed, out):
@@ -108,7 +96,7 @@ class _Output:
     """What the pipelines hand over: the image layout and dtype, and where the labels are."""
 
     def __init__(self, gpu: bool, half: bool) -> None:
-        _, _, types, _, _ = import_dali()
+        _, _, types = import_dali()
         self.gpu = gpu
         self.layout = "HWC" if gpu else "CHW"
         self.dtype = types.FLOAT16 if gpu and half else types.FLOAT
@@ -156,7 +144,7 @@ class DaliImageNet(DataSplits):
     ) -> None:
         """``order_seed``: the image order (the same on every rank); ``seed``: this rank's
         augmentation. ``half``: fp16 images on a GPU (a bf16/fp16 run)."""
-        _, _, _, DALIGenericIterator, LastBatchPolicy = import_dali()
+        DALIGenericIterator, LastBatchPolicy = dali.import_dali_pytorch(FALLBACK)
         train_pipe, eval_pipe = _pipelines()
         gpu = device.type == "cuda"
         self._out = _Output(gpu, half)
