@@ -30,49 +30,53 @@ from torch.optim.optimizer import _get_scalar_dtype
 from mlperf_submit.benchmarks.families.recsys.tables import TableRule
 
 
-class Adagrad(torch.optim.Adagrad):
-    """``torch.optim.Adagrad`` whose state (``step`` 0, ``sum`` = initial_accumulator_value)
-    is created at a parameter's first step instead of at construction."""
+class _StateAtFirstStep:
+    """Mixin for an optimizer whose per-parameter state is created at the parameter's first
+    step (``_first_state``) instead of at construction."""
 
     def __init__(self, params, **kwargs) -> None:
         super().__init__(params, **kwargs)
         self.state.clear()
+
+    def _first_state(self, p: torch.Tensor, group: dict) -> dict:
+        raise NotImplementedError
 
     @torch.no_grad()
     def step(self, closure=None):
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None and not self.state[p]:
-                    self.state[p]["step"] = torch.tensor(0.0, dtype=_get_scalar_dtype())
-                    self.state[p]["sum"] = torch.full_like(
-                        p, group["initial_accumulator_value"], memory_format=torch.preserve_format
-                    )
+                    self.state[p].update(self._first_state(p, group))
         return super().step(closure)
+
+
+class Adagrad(_StateAtFirstStep, torch.optim.Adagrad):
+    """``torch.optim.Adagrad`` whose state (``step`` 0, ``sum`` = initial_accumulator_value)
+    is created at a parameter's first step instead of at construction."""
+
+    def _first_state(self, p: torch.Tensor, group: dict) -> dict:
+        return {
+            "step": torch.tensor(0.0, dtype=_get_scalar_dtype()),
+            "sum": torch.full_like(
+                p, group["initial_accumulator_value"], memory_format=torch.preserve_format
+            ),
+        }
 
 
 def _rowwise_class():
     from torchrec.optim.rowwise_adagrad import RowWiseAdagrad as TorchRecRowWiseAdagrad
 
-    class RowWiseAdagrad(TorchRecRowWiseAdagrad):
+    class RowWiseAdagrad(_StateAtFirstStep, TorchRecRowWiseAdagrad):
         """TorchRec's ``RowWiseAdagrad`` (FBGEMM's EXACT_ROWWISE_ADAGRAD in torch: one
         accumulator per row, the mean of the squared gradient) with its state created at a
         parameter's first step."""
 
-        def __init__(self, params, **kwargs) -> None:
-            super().__init__(params, **kwargs)
-            self.state.clear()
-
-        @torch.no_grad()
-        def step(self, closure=None):
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None and not self.state[p]:
-                        init = group["initial_accumulator_value"]
-                        self.state[p]["step"] = torch.tensor(0.0)
-                        self.state[p]["sum"] = torch.full(
-                            (p.shape[0], 1), float(init), dtype=p.dtype, device=p.device
-                        )
-            return super().step(closure)
+        def _first_state(self, p: torch.Tensor, group: dict) -> dict:
+            init = group["initial_accumulator_value"]
+            return {
+                "step": torch.tensor(0.0),
+                "sum": torch.full((p.shape[0], 1), float(init), dtype=p.dtype, device=p.device),
+            }
 
     return RowWiseAdagrad
 
