@@ -43,8 +43,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from mlperf_submit.compliance.preflight import assess
-    from mlperf_submit.preflight.config_check import config_facts
+    from mlperf_submit.preflight.config_check import assess_facts, config_facts
 
     facts = config_facts(
         args.benchmark,
@@ -54,20 +53,7 @@ def run(args) -> int:
         ruleset=args.ruleset,
         overrides=list(args.overrides),
     )
-    rep = assess(
-        facts.benchmark,
-        facts.preset,
-        facts.ruleset,
-        nodes=facts.nodes,
-        nproc_per_node=facts.nproc_per_node,
-        global_batch_size=facts.global_batch_size,
-        closed_problems=facts.closed_problems,
-        init_errors=facts.init_errors,
-        planned_unit=facts.progress_unit,
-        planned_evals=facts.planned_evals,
-        planned_note=facts.planned_note,
-        logged=facts.logged,
-    )
+    rep = assess_facts(facts)
     failed = not rep.passed or (args.werror and rep.warnings)
     if args.json:
         data = rep.to_dict()

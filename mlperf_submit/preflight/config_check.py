@@ -141,3 +141,23 @@ def _init_section(bm_cls, bm, ruleset: str) -> tuple[list, int, dict]:
                 logged.setdefault(item.key, item.val)
     errors = init_section_errors(report)
     return errors, len(report.errors) - len(errors), logged
+
+
+def assess_facts(facts: ConfigFacts):
+    """The preflight report (``compliance.preflight.assess``) on what ``config_facts`` found."""
+    from mlperf_submit.compliance.preflight import assess
+
+    return assess(
+        facts.benchmark,
+        facts.preset,
+        facts.ruleset,
+        nodes=facts.nodes,
+        nproc_per_node=facts.nproc_per_node,
+        global_batch_size=facts.global_batch_size,
+        closed_problems=facts.closed_problems,
+        init_errors=facts.init_errors,
+        planned_unit=facts.progress_unit,
+        planned_evals=facts.planned_evals,
+        planned_note=facts.planned_note,
+        logged=facts.logged,
+    )

@@ -15,9 +15,8 @@ import json
 import pytest
 
 from mlperf_submit.benchmarks import registry
-from mlperf_submit.compliance.preflight import assess
 from mlperf_submit.compliance.rcp import SUBMISSION_RUNS
-from mlperf_submit.preflight.config_check import config_facts, preset_shape
+from mlperf_submit.preflight.config_check import assess_facts, config_facts, preset_shape
 from tests.compliance.rcp_logs import write_run_set
 from tests.compliance.runset_fixtures import official_rcp
 
@@ -34,20 +33,7 @@ def _report(benchmark, preset, *overrides, init_section=False, **kw):
     facts = config_facts(
         benchmark, preset, overrides=list(overrides), init_section=init_section, **kw
     )
-    rep = assess(
-        facts.benchmark,
-        facts.preset,
-        facts.ruleset,
-        nodes=facts.nodes,
-        nproc_per_node=facts.nproc_per_node,
-        global_batch_size=facts.global_batch_size,
-        closed_problems=facts.closed_problems,
-        init_errors=facts.init_errors,
-        planned_unit=facts.progress_unit,
-        planned_evals=facts.planned_evals,
-        planned_note=facts.planned_note,
-        logged=facts.logged,
-    )
+    rep = assess_facts(facts)
     return facts, rep
 
 
