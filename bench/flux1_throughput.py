@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from bench.flop_rate import DTYPES, peak_flops, sync  # noqa: E402
+from bench.flop_rate import DTYPES, TimedStep, peak_flops  # noqa: E402
 from mlperf_submit.benchmarks.common.config import apply_overrides  # noqa: E402
 from mlperf_submit.benchmarks.common.interface import RunContext  # noqa: E402
 from mlperf_submit.benchmarks.flux1.benchmark import Flux1Benchmark  # noqa: E402
@@ -58,7 +58,9 @@ def benchmark(args, device: torch.device, root: Path | None, synthetic: bool = T
     return Flux1Benchmark(cfg, ctx)
 
 
-class Step:
+class Step(TimedStep):
+    guard_attention = False  # as before: the MMDiT step runs whichever kernel SDPA picks
+
     """One real training step of the preset (model, loss, AdamW + clipping + schedule)."""
 
     def __init__(self, bm: Flux1Benchmark, dtype: torch.dtype, compile_: bool) -> None:
@@ -75,18 +77,8 @@ class Step:
             bm.cfg.model, packed_tokens(d.image_size), bm.cfg.encoders.t5_max_length
         )
 
-    def __call__(self) -> float:
-        sync(self.device)
-        t = time.perf_counter()
-        on = self.dtype != torch.float32
-        with torch.autocast(self.device.type, dtype=self.dtype, enabled=on):
-            loss, _ = self.bm.loss(self.model, self.batch)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        self.sched.step()
-        sync(self.device)
-        return time.perf_counter() - t
+    def loss(self) -> torch.Tensor:
+        return self.bm.loss(self.model, self.batch)[0]
 
 
 def step_part(args, device) -> float:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from bench.flop_rate import DTYPES, fused_attention, peak_flops, sync  # noqa: E402
+from bench.flop_rate import DTYPES, TimedStep, interleaved_rounds  # noqa: E402
 from mlperf_submit.benchmarks.llama2_70b_lora import model as lora_model  # noqa: E402
 from mlperf_submit.benchmarks.llama2_70b_lora.benchmark import per_sequence_loss  # noqa: E402
 from mlperf_submit.benchmarks.llama2_70b_lora.config import PRESETS  # noqa: E402
@@ -43,7 +42,7 @@ from mlperf_submit.benchmarks.llama2_70b_lora.flops import (  # noqa: E402
 from mlperf_submit.benchmarks.llama2_70b_lora.optim import HFCosineLR, build_adamw  # noqa: E402
 
 
-class Step:
+class Step(TimedStep):
     """One training step of the preset's LoRA model, as the benchmark builds it."""
 
     def __init__(self, preset: str, batch: int, device: torch.device, dtype: str, compile_: bool):
@@ -64,20 +63,8 @@ class Step:
         self.ids = ids.to(device)
         self.flops = lora_training_flops_per_token(model, self.seq) * self.batch * self.seq
 
-    def __call__(self) -> float:
-        sync(self.device)
-        t = time.perf_counter()
-        autocast = torch.autocast(
-            self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32
-        )
-        with autocast, fused_attention(self.device, self.compiled):
-            loss = per_sequence_loss(self.model, self.ids, self.ids)[0].mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        self.sched.step()
-        sync(self.device)
-        return time.perf_counter() - t
+    def loss(self) -> torch.Tensor:
+        return per_sequence_loss(self.model, self.ids, self.ids)[0].mean()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,15 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for _ in range(args.warmup):
         step()
-    best_peak, best_step = 0.0, float("inf")
-    for r in range(args.rounds):
-        peak = peak_flops(args.peak_n, DTYPES[args.dtype], device, reps=4)
-        times = [step() for _ in range(args.steps)]
-        best_peak, best_step = max(best_peak, peak), min(best_step, min(times))
-        print(
-            f"round {r}: peak {peak / 1e9:8.1f} GFLOP/s   step {min(times):7.3f} s "
-            f"-> {step.flops / min(times) / 1e9:8.1f} GFLOP/s"
-        )
+    best_peak, best_step = interleaved_rounds(
+        step, rounds=args.rounds, steps=args.steps, peak_n=args.peak_n
+    )
     achieved = step.flops / best_step
     tokens = step.batch * step.seq / best_step
     print(

@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from bench.flop_rate import DTYPES, fused_attention, peak_flops, sync  # noqa: E402
+from bench.flop_rate import DTYPES, TimedStep, interleaved_rounds  # noqa: E402
 from mlperf_submit.benchmarks.common.optim import WarmupCosineLR  # noqa: E402
 from mlperf_submit.benchmarks.common.throughput import (  # noqa: E402
     LLAMA31_8B_PUBLISHED,
@@ -58,7 +58,7 @@ from mlperf_submit.benchmarks.llama31_8b.config import CLOSED, PRESETS  # noqa: 
 from mlperf_submit.launch.distributed.parallel import compile_blocks  # noqa: E402
 
 
-class Step:
+class Step(TimedStep):
     """One real training step of the preset's model (as the benchmark builds it)."""
 
     def __init__(self, preset: str, batch: int, device: torch.device, dtype: str, compile_: bool):
@@ -84,20 +84,8 @@ class Step:
         self.tokens = tokens.to(device)
         self.flops = training_flops_per_token(cfg.model, self.seq) * self.batch * self.seq
 
-    def __call__(self) -> float:
-        sync(self.device)
-        t = time.perf_counter()
-        autocast = torch.autocast(
-            self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32
-        )
-        with autocast, fused_attention(self.device, self.compiled):
-            loss = self.loss_fn(self.model(self.tokens[:, :-1]), self.tokens[:, 1:])
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        self.sched.step()
-        sync(self.device)
-        return time.perf_counter() - t
+    def loss(self) -> torch.Tensor:
+        return self.loss_fn(self.model(self.tokens[:, :-1]), self.tokens[:, 1:])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,15 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.warmup):
         step()
     print(f"warm-up: {args.warmup} steps in {time.perf_counter() - t0:.1f} s", flush=True)
-    best_peak, best_step = 0.0, float("inf")
-    for r in range(args.rounds):
-        peak = peak_flops(args.peak_n, DTYPES[args.dtype], device, reps=4)
-        times = [step() for _ in range(args.steps)]
-        best_peak, best_step = max(best_peak, peak), min(best_step, min(times))
-        print(
-            f"round {r}: peak {peak / 1e9:8.1f} GFLOP/s   step {min(times):7.3f} s "
-            f"-> {step.flops / min(times) / 1e9:8.1f} GFLOP/s"
-        )
+    best_peak, best_step = interleaved_rounds(
+        step, rounds=args.rounds, steps=args.steps, peak_n=args.peak_n
+    )
     achieved = step.flops / best_step
     print(
         f"MFU = {achieved / 1e9:.1f} / {best_peak / 1e9:.1f} GFLOP/s = {achieved / best_peak:.3f} "
