@@ -22,8 +22,6 @@ from mlperf_submit.benchmarks.families.recsys.tables import (
     table_weights,
 )
 
-pytest.importorskip("torchrec")
-
 
 def _model(kind: str):
     from torchrec import EmbeddingBagCollection, EmbeddingBagConfig, EmbeddingCollection
