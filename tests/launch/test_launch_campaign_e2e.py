@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -98,7 +99,8 @@ def test_mpirun_campaign_two_ranks(tmp_path, launch_env, synthetic_dir, mpirun):
     m = assert_compliant_runs(out, launch_env)
     assert m.launcher == "mpirun" and m.nproc_per_node == 2
     for r in m.runs:
-        assert r.command.startswith(mpirun) and " -np 2 " in r.command
+        # the recorded command is shell-quoted (a path with a space stays one word)
+        assert r.command.startswith(shlex.quote(mpirun)) and " -np 2 " in r.command
         assert not r.cache_cleared and logged_value(out / r.log, "cache_clear") is False
 
 
