@@ -161,64 +161,77 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args, bm_cls, cfg, division: str, ruleset: str) -> int:
+    import gc
+
+    from mlperf_submit.launch.distributed import dist
+
+    env = dist.init_distributed()
+    try:
+        return _train(args, bm_cls, cfg, division, ruleset, env)
+    finally:
+        # What the run built (a DDP / FSDP model holds the process group) sits in reference
+        # cycles. Left to the collector at interpreter exit, the gloo worker threads of the
+        # group die while the interpreter is torn down: SIGABRT ("terminate called without
+        # an active exception") after a successful run. Collect it while all is alive.
+        gc.collect()
+        dist.shutdown()
+
+
+def _train(args, bm_cls, cfg, division: str, ruleset: str, env) -> int:
     from mlperf_submit.benchmarks.common.interface import RunContext
     from mlperf_submit.benchmarks.common.trainer import SubmissionInfo, Trainer
     from mlperf_submit.launch.distributed import dist
     from mlperf_submit.launch.distributed.seeding import shared_master_seed
     from mlperf_submit.logging import MLPerfLogger
 
-    env = dist.init_distributed()
-    try:
-        device = _device(cfg.loop, env.local_rank, log_only=args.log_only)
-        seed = shared_master_seed(args.seed)
-        data_dir = args.data or args.synthetic
-        ctx = RunContext(
-            seed=seed,
-            rank=env.rank,
-            # --log-only on one machine may describe a many-GPU run (its global batch).
-            world_size=args.world_size or env.world_size,
-            local_rank=env.local_rank,
-            device=device,
-            data_dir=data_dir.resolve() if data_dir is not None else None,
-            synthetic=args.synthetic is not None,
-            division=division,
-            preset=args.preset,
-            ruleset=ruleset,
-            log_only=args.log_only,
-        )
-        bm = bm_cls(cfg, ctx)
-        if args.synthetic is not None and not args.log_only:
-            # Dataset generation is preparation, not part of the run: before init_start, on
-            # rank 0 only; the others wait for it.
-            if env.rank == 0:
-                bm.prepare_synthetic(ctx.data_dir)
-            dist.barrier()
-        elif args.data is not None:
-            bm.check_data_dir(ctx.data_dir)
-        logger = MLPerfLogger(
-            bm_cls.name, ruleset, division, str(args.log), check=args.check, force=args.force,
-            progress_unit=bm_cls.progress_unit,
-        )  # fmt: skip
-        info = SubmissionInfo(
-            org=args.org,
-            platform=args.platform or _platform(env.world_size, device),
-            status=args.status,
-        )
-        trainer = Trainer(bm, logger, submission=info, cache_cleared=args.cache_cleared)
-        if args.log_only:
-            return _report_log_only(trainer.log_only(), args.log, env.rank)
-        result = trainer.train()
+    device = _device(cfg.loop, env.local_rank, log_only=args.log_only)
+    seed = shared_master_seed(args.seed)
+    data_dir = args.data or args.synthetic
+    ctx = RunContext(
+        seed=seed,
+        rank=env.rank,
+        # --log-only on one machine may describe a many-GPU run (its global batch).
+        world_size=args.world_size or env.world_size,
+        local_rank=env.local_rank,
+        device=device,
+        data_dir=data_dir.resolve() if data_dir is not None else None,
+        synthetic=args.synthetic is not None,
+        division=division,
+        preset=args.preset,
+        ruleset=ruleset,
+        log_only=args.log_only,
+    )
+    bm = bm_cls(cfg, ctx)
+    if args.synthetic is not None and not args.log_only:
+        # Dataset generation is preparation, not part of the run: before init_start, on
+        # rank 0 only; the others wait for it.
         if env.rank == 0:
-            last = result.evals[-1] if result.evals else None
-            print(
-                f"mlperf-submit: {bm_cls.name} {args.preset} seed {seed}: {result.status}"
-                f" after {result.run_seconds:.1f} s"
-                + (f", {bm_cls.metric_key} {last[1]:.4f} at {last[0]}" if last else ""),
-                file=sys.stderr,
-            )
-        return 0 if result.converged else EXIT_NOT_CONVERGED
-    finally:
-        dist.shutdown()
+            bm.prepare_synthetic(ctx.data_dir)
+        dist.barrier()
+    elif args.data is not None:
+        bm.check_data_dir(ctx.data_dir)
+    logger = MLPerfLogger(
+        bm_cls.name, ruleset, division, str(args.log), check=args.check, force=args.force,
+        progress_unit=bm_cls.progress_unit,
+    )  # fmt: skip
+    info = SubmissionInfo(
+        org=args.org,
+        platform=args.platform or _platform(env.world_size, device),
+        status=args.status,
+    )
+    trainer = Trainer(bm, logger, submission=info, cache_cleared=args.cache_cleared)
+    if args.log_only:
+        return _report_log_only(trainer.log_only(), args.log, env.rank)
+    result = trainer.train()
+    if env.rank == 0:
+        last = result.evals[-1] if result.evals else None
+        print(
+            f"mlperf-submit: {bm_cls.name} {args.preset} seed {seed}: {result.status}"
+            f" after {result.run_seconds:.1f} s"
+            + (f", {bm_cls.metric_key} {last[1]:.4f} at {last[0]}" if last else ""),
+            file=sys.stderr,
+        )
+    return 0 if result.converged else EXIT_NOT_CONVERGED
 
 
 def _report_log_only(check, log: Path, rank: int) -> int:
