@@ -86,11 +86,9 @@ def test_grouped_experts_equal_the_per_token_definition(cfg):
 
 def test_grouped_gemm_path_equals_the_per_expert_loop():
     """The GPU path (``torch._grouped_mm``) on the CPU in fp32: values and gradients."""
-    if not hasattr(torch, "_grouped_mm"):
-        pytest.skip(
-            "this torch has no _grouped_mm (older than the pinned 2.13, which has it: make test "
-            "runs this)"
-        )
+    # make test installs torch 2.13, which has it; an older torch would silently run the loop
+    # for "grouped" (moe.py falls back), and this comparison would check nothing.
+    assert hasattr(torch, "_grouped_mm"), "this torch has no _grouped_mm: install torch==2.13.0"
     m = _moe(DEEPSEEK)
     x = torch.randn(2, 9, 12, generator=torch.Generator().manual_seed(3))
     out = {}
